@@ -1,0 +1,58 @@
+"""Parsing of XML that crosses a trust boundary.
+
+Every XML document the gateway reads - from a chain party, a mock or a test - goes
+through :func:`parse_xml`, so that entity expansion, DTD loading and network access are
+off everywhere and size and depth are bounded in one place.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+#: The GGk limit for a whole envelope (IB003/IB007); payloads are smaller still.
+MAX_XML_BYTES = 25 * 1024 * 1024
+#: Deeper nesting than this never occurs in the chain's messages.
+MAX_XML_DEPTH = 64
+
+
+class XmlInputError(ValueError):
+    """The bytes are not acceptable XML: too large, not well-formed, or too deep."""
+
+
+def _new_parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=False,
+    )
+
+
+def parse_xml(data: bytes, *, max_bytes: int = MAX_XML_BYTES) -> etree._Element:
+    """Parse untrusted XML bytes into an element tree, or raise :class:`XmlInputError`."""
+    if len(data) > max_bytes:
+        raise XmlInputError(f"document is {len(data)} bytes, limit is {max_bytes}")
+    try:
+        root = etree.fromstring(data, parser=_new_parser())
+    except etree.XMLSyntaxError as exc:
+        raise XmlInputError(f"not well-formed XML: {exc.msg} (line {exc.lineno})") from None
+    if root is None:
+        raise XmlInputError("empty document")
+    docinfo = root.getroottree().docinfo
+    if docinfo.internalDTD is not None or docinfo.doctype:
+        raise XmlInputError("a DOCTYPE is not allowed")
+    if _depth_exceeds(root, MAX_XML_DEPTH):
+        raise XmlInputError(f"nesting deeper than {MAX_XML_DEPTH} levels")
+    return root
+
+
+def _depth_exceeds(root: etree._Element, limit: int) -> bool:
+    stack: list[tuple[etree._Element, int]] = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in element)
+    return False
