@@ -1,0 +1,66 @@
+"""``POST /api/v1/beschikkingen``: the back-office hands over a decision."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+
+from gateway.api import idempotency
+from gateway.api.auth import require_scope
+from gateway.api.beschikking_models import BeschikkingIn, BeschikkingOut
+from gateway.api.problems import PROBLEM_JSON, Problem
+from gateway.api_keys import SCOPE_BESCHIKKINGEN_WRITE
+from gateway.intake import accept_beschikking
+from gateway.runtime import Runtime
+from gateway.store.database import transaction
+from gateway.store.tables import ApiClient
+
+router = APIRouter(prefix="/api/v1", tags=["beschikkingen"])
+
+_PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "problem+json"}
+
+
+@router.post(
+    "/beschikkingen",
+    status_code=201,
+    response_model=BeschikkingOut,
+    responses={400: _PROBLEM, 401: _PROBLEM, 403: _PROBLEM, 409: _PROBLEM, 422: _PROBLEM},
+    summary="Accept a beschikking and send its toewijzingen",
+)
+def post_beschikking(
+    body: BeschikkingIn,
+    request: Request,
+    client: Annotated[ApiClient, Depends(require_scope(SCOPE_BESCHIKKINGEN_WRITE))],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    """Store the decision and its toewijzingen and queue one 301 per aanbieder (OP087).
+
+    With an ``Idempotency-Key`` a retry of the same request returns the first answer
+    (header ``Idempotent-Replayed: true``); the same key with another body is a 409.
+    """
+    runtime: Runtime = request.app.state.runtime
+    fingerprint = idempotency.request_fingerprint(body.model_dump_json())
+    if idempotency_key is not None:
+        idempotency.check_key(idempotency_key)
+    try:
+        with transaction(runtime.sessions) as session:
+            if idempotency_key is not None:
+                stored = idempotency.replay(session, client.id, idempotency_key, fingerprint)
+                if stored is not None:
+                    return JSONResponse(stored.body, stored.status_code, headers={"Idempotent-Replayed": "true"})
+            result = accept_beschikking(session, runtime, body, client.id)
+            response = idempotency.StoredResponse(201, result.model_dump(mode="json"))
+            if idempotency_key is not None:
+                idempotency.remember(session, runtime, client.id, idempotency_key, fingerprint, response)
+    except IntegrityError:
+        # A concurrent request with the same key or beschikkingnummer won the race.
+        if idempotency_key is not None:
+            with runtime.sessions() as session:
+                stored = idempotency.replay(session, client.id, idempotency_key, fingerprint)
+            if stored is not None:
+                return JSONResponse(stored.body, stored.status_code, headers={"Idempotent-Replayed": "true"})
+        raise Problem(409, "conflict", "A concurrent request changed the same data; retry the request") from None
+    return JSONResponse(response.body, 201, headers={"Location": f"/api/v1/beschikkingen/{result.id}"})

@@ -1,0 +1,115 @@
+"""RFC 9457 problem details (``application/problem+json``) for every API error.
+
+Each error names the field and the rule it broke, so a back-office developer can fix
+the request without reading our code. Input values are never echoed: they may hold a
+BSN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "urn:gateway:problem:"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    rule: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "rule": self.rule, "message": self.message}
+
+
+@dataclass
+class Problem(Exception):
+    """An error answered as problem+json; raise it anywhere below a route."""
+
+    status: int
+    kind: str
+    title: str
+    detail: str = ""
+    errors: list[FieldError] = field(default_factory=list)
+    headers: dict[str, str] | None = None
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.kind,
+            "title": self.title,
+            "status": self.status,
+        }
+        if self.detail:
+            body["detail"] = self.detail
+        if instance:
+            body["instance"] = instance
+        if self.errors:
+            body["errors"] = [e.as_dict() for e in self.errors]
+        return body
+
+
+def validation_problem(errors: list[FieldError]) -> Problem:
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
+    return Problem(422, "validation", "The request does not meet the rules", detail, errors)
+
+
+def _problem_response(problem: Problem, request: Request) -> JSONResponse:
+    return JSONResponse(
+        problem.body(request.url.path), status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers
+    )
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if part.isdigit() else (f".{part}" if path else part)
+    return path or "body"
+
+
+_RULE_NAMES = {
+    "missing": "required",
+    "extra_forbidden": "unknown-field",
+    "json_invalid": "malformed-json",
+    "model_attributes_type": "object-expected",
+}
+
+
+def _rule(error_type: str) -> str:
+    return _RULE_NAMES.get(error_type, error_type.replace("_", "-"))
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return _problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for err in exc.errors():
+            # ``ctx``/``input`` are dropped on purpose: they would echo client data.
+            message = str(err.get("msg", "invalid"))
+            if err.get("type") == "json_invalid":
+                message = "the body is not valid JSON"
+                errors.append(FieldError("body", "malformed-json", message))
+                continue
+            errors.append(FieldError(_field_path(tuple(err.get("loc", ()))), _rule(str(err.get("type"))), message))
+        if errors and all(e.rule == "malformed-json" for e in errors):
+            problem = Problem(400, "malformed-json", "The body is not valid JSON", errors[0].message, errors)
+        else:
+            problem = validation_problem(errors)
+        return _problem_response(problem, request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kinds = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized", 403: "forbidden"}
+        problem = Problem(exc.status_code, kinds.get(exc.status_code, "http-error"), str(exc.detail))
+        return _problem_response(problem, request)

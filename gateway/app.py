@@ -1,0 +1,72 @@
+"""The FastAPI application: back-office API, chain endpoints, health, OpenAPI."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from gateway import __version__
+from gateway.api import beschikkingen, berichten, events_feed, inbound_ggk
+from gateway.api.problems import install_problem_handlers
+from gateway.delivery.worker import DeliveryWorker
+from gateway.runtime import Runtime
+
+
+def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAPI:
+    """Build the app; with a ``worker`` the delivery loop runs inside the app's lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread = None
+        if worker is not None:
+            thread = threading.Thread(target=worker.run, args=(stop,), name="delivery-worker", daemon=True)
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker is not None:
+                worker.wake()
+            if thread is not None:
+                thread.join(timeout=runtime.settings.delivery.send_timeout_s + 5)
+
+    app = FastAPI(
+        title="Gemeente-gateway",
+        version=__version__,
+        summary="Beschikkingen in, iJw/iWmo 3.2 berichten via het GGk uit - en de retouren terug.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.worker = worker
+    install_problem_handlers(app)
+    app.include_router(beschikkingen.router)
+    app.include_router(berichten.router)
+    app.include_router(events_feed.router)
+    app.include_router(inbound_ggk.router)
+
+    @app.middleware("http")
+    async def _wake_worker(request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        if worker is not None and request.method == "POST" and response.status_code < 300:
+            worker.wake()
+        return response
+
+    @app.get("/health", tags=["health"], summary="Liveness and database reachability (no authentication)")
+    def health() -> JSONResponse:
+        try:
+            with runtime.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            database = "ok"
+        except Exception:
+            database = "unreachable"
+        status = 200 if database == "ok" else 503
+        return JSONResponse({"status": "ok" if status == 200 else "degraded", "database": database,
+                             "version": __version__}, status)
+
+    return app

@@ -1,0 +1,61 @@
+"""Sending a stored GGk Di01 over SOAP with httpx, and classifying the answer.
+
+The transport never raises: every possible result - an answer, an error code, a
+refused connection, a timeout - maps to an :class:`Outcome`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import httpx
+
+from connectors.ggk import is_retryable, parse_soap_response, soap_headers
+from gateway.delivery.outcome import Outcome, OutcomeKind
+
+#: IB016: the referentienummer is not unique - after an unknown outcome that means the
+#: GGk already has our message: it was delivered.
+DUPLICATE_REFERENCE = "IB016"
+_RETRYABLE_STATUS = frozenset({408, 425, 429, 502, 503, 504})
+
+
+class Transport(Protocol):
+    def send(self, wire_body: bytes, *, after_unknown: bool) -> Outcome:
+        """Put ``wire_body`` on the wire once; ``after_unknown``: an earlier try may have arrived."""
+        ...
+
+
+class GgkSoapTransport:
+    def __init__(self, url: str, client: httpx.Client) -> None:
+        self.url = url
+        self.client = client
+        self.headers = soap_headers("ggk_Di01")
+
+    def send(self, wire_body: bytes, *, after_unknown: bool) -> Outcome:
+        try:
+            response = self.client.post(self.url, content=wire_body, headers=self.headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            return Outcome(OutcomeKind.RETRYABLE, detail=f"not sent: {type(exc).__name__}")
+        except httpx.TimeoutException as exc:
+            return Outcome(OutcomeKind.UNKNOWN, detail=f"sent, no answer: {type(exc).__name__}")
+        except httpx.HTTPError as exc:
+            return Outcome(OutcomeKind.UNKNOWN, detail=f"sent, connection failed: {type(exc).__name__}")
+        return classify(response.status_code, response.content, after_unknown=after_unknown)
+
+
+def classify(status: int, body: bytes, *, after_unknown: bool) -> Outcome:
+    answer = parse_soap_response(status, body)
+    if answer.kind == "bv03" and 200 <= status < 300:
+        return Outcome(OutcomeKind.DELIVERED, status)
+    code = answer.code
+    detail = answer.omschrijving
+    if code:
+        if code == DUPLICATE_REFERENCE and after_unknown:
+            return Outcome(OutcomeKind.DELIVERED, status, code, "already received by the GGk (earlier attempt)")
+        kind = OutcomeKind.RETRYABLE if is_retryable(code) else OutcomeKind.PERMANENT
+        return Outcome(kind, status, code, detail)
+    if status in _RETRYABLE_STATUS or status >= 500:
+        return Outcome(OutcomeKind.RETRYABLE, status, None, detail or f"HTTP {status}")
+    if 200 <= status < 300:
+        return Outcome(OutcomeKind.UNKNOWN, status, None, "answer not understood")
+    return Outcome(OutcomeKind.PERMANENT, status, None, detail or f"HTTP {status}")

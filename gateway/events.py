@@ -1,0 +1,33 @@
+"""Events for the back-office feed. Stable, dotted names; data without BSNs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gateway.runtime import Runtime
+from gateway.store.tables import Event
+
+BESCHIKKING_ACCEPTED = "beschikking.geaccepteerd"
+MESSAGE_DELIVERED = "bericht.afgeleverd"
+MESSAGE_PARKED = "bericht.geparkeerd"
+MESSAGE_EXPIRED = "bericht.verlopen"
+RETOUR_RECEIVED = "retour.ontvangen"
+MESSAGE_REJECTED = "bericht.afgewezen"
+INBOUND_UNMATCHED = "inbound.niet_gekoppeld"
+
+
+def record_event(
+    session: Session,
+    runtime: Runtime,
+    type_: str,
+    *,
+    message_id: int | None = None,
+    beschikking_id: int | None = None,
+    **data: Any,
+) -> Event:
+    event = Event(type=type_, message_id=message_id, beschikking_id=beschikking_id, data=data,
+                  created_at=runtime.clock.now())
+    session.add(event)
+    return event

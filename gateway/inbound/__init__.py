@@ -1,0 +1,1 @@
+"""What chain parties send us: retours, asynchronous errors, (later) their own messages."""

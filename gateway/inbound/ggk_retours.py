@@ -1,0 +1,198 @@
+"""Processing what arrives from the GGk: Du01 retours and asynchronous Fo01 errors.
+
+Everything received is stored - matched, unmatched or invalid - before we answer, so
+an operator can always see it. A retour is matched to our message by the envelope's
+crossRefnummer (our Di01's referentienummer). A repeated Du01 (same referentienummer)
+is acknowledged again but processed once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from connectors.ggk import (
+    EnvelopeError,
+    Fo01,
+    Retourbericht,
+    Systeem,
+    new_referentienummer,
+    parse_envelope,
+    parse_fo01,
+    parse_soap_request,
+    render_bv03,
+    render_fo03_fault,
+)
+from connectors.istandaard import parse_toewijzing_retour
+from connectors.istandaard.errors import PayloadRejected
+from connectors.istandaard.retourcodes import ACCEPTED, NOT_ASSESSED
+from gateway.events import INBOUND_UNMATCHED, MESSAGE_REJECTED, RETOUR_RECEIVED, record_event
+from gateway.outbox import PARTY_GGK
+from gateway.runtime import Runtime
+from gateway.store.database import transaction
+from gateway.store.tables import InboundMessage, Message, MessageState, MessageToewijzing
+
+log = structlog.get_logger("gateway.inbound")
+
+#: Codes that do not mean "refused": accepted, and not assessed (because of another error).
+_NON_ERROR_CODES = frozenset({ACCEPTED, NOT_ASSESSED})
+
+
+@dataclass(frozen=True, slots=True)
+class SoapReply:
+    status_code: int
+    body: bytes
+
+
+def handle_ggk_soap(runtime: Runtime, body: bytes, soap_action: str | None) -> SoapReply:
+    """Process one SOAP request from the GGk and return what to answer."""
+    try:
+        request = parse_soap_request(body, soap_action)
+        if request.operation == "ggk_Du01":
+            envelope = parse_envelope(request.element)
+            if not isinstance(envelope, Retourbericht):
+                raise EnvelopeError.of("RIN001", "a ggk_Du01 call must carry a Du01 envelope")
+            return _handle_du01(runtime, body, envelope)
+        if request.operation == "Fo01":
+            return _handle_fo01(runtime, body, parse_fo01(request.element))
+        raise EnvelopeError("StUF058", "server", "inbound heenberichten (Di01) are not accepted on this endpoint yet")
+    except EnvelopeError as exc:
+        _store_invalid(runtime, body, exc)
+        log.warning("inbound_refused", code=exc.code, reason=exc.omschrijving)
+        return SoapReply(500, render_fo03_fault(exc.code, exc.plek, exc.omschrijving))
+
+
+def _gemeente(runtime: Runtime) -> Systeem:
+    return Systeem(organisatie=runtime.settings.gemeentecode, applicatie=runtime.settings.applicatie)
+
+
+def _bv03(runtime: Runtime, to: Systeem, cross_ref: str) -> SoapReply:
+    return SoapReply(200, render_bv03(_gemeente(runtime), to, new_referentienummer(), cross_ref))
+
+
+def _store_invalid(runtime: Runtime, body: bytes, exc: EnvelopeError) -> None:
+    with transaction(runtime.sessions) as session:
+        session.add(InboundMessage(party=PARTY_GGK, operation="unknown", status="invalid", error=str(exc),
+                                   body=body, received_at=runtime.clock.now()))
+
+
+def _handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapReply:
+    now = runtime.clock.now()
+    try:
+        with transaction(runtime.sessions) as session:
+            if _seen_before(session, envelope.referentienummer):
+                log.info("inbound_duplicate", referentienummer=envelope.referentienummer)
+                return _bv03(runtime, envelope.zender, envelope.referentienummer)
+            inbound = InboundMessage(
+                party=PARTY_GGK, operation="ggk_Du01", message_type=envelope.functie,
+                referentienummer=envelope.referentienummer, cross_refnummer=envelope.cross_refnummer,
+                sender=envelope.zender.organisatie, receiver=envelope.ontvanger.organisatie,
+                status="unmatched", body=body, payload=envelope.payload, received_at=now,
+            )
+            session.add(inbound)
+            message = session.scalars(
+                select(Message).where(Message.referentienummer == envelope.cross_refnummer).with_for_update()
+            ).first()
+            if message is None:
+                session.flush()
+                record_event(session, runtime, INBOUND_UNMATCHED, inbound_id=inbound.id,
+                             type=envelope.functie, cross_refnummer=envelope.cross_refnummer)
+                log.warning("inbound_unmatched", inbound_id=inbound.id, functie=envelope.functie,
+                            cross_refnummer=envelope.cross_refnummer)
+                return _bv03(runtime, envelope.zender, envelope.referentienummer)
+            inbound.matched_message_id = message.id
+            try:
+                retour = parse_toewijzing_retour(envelope.payload)
+            except PayloadRejected as exc:
+                inbound.status = "invalid"
+                inbound.error = f"{exc.code}: {exc.reason}"
+                session.flush()
+                log.warning("inbound_payload_invalid", inbound_id=inbound.id, message_id=message.id, code=exc.code)
+                return SoapReply(500, render_fo03_fault(exc.code, "client", exc.reason, zender=_gemeente(runtime),
+                                                        ontvanger=envelope.zender,
+                                                        cross_ref=envelope.referentienummer))
+            codes = list(retour.all_codes())
+            inbound.retour_codes = codes
+            inbound.status = "matched"
+            session.flush()
+            _apply_retour(session, runtime, message, inbound, codes, retour.product_codes)
+    except IntegrityError:
+        # The same Du01 arrived twice at the same moment; the other request stored it.
+        log.info("inbound_duplicate", referentienummer=envelope.referentienummer)
+    return _bv03(runtime, envelope.zender, envelope.referentienummer)
+
+
+def _seen_before(session: Session, referentienummer: str) -> bool:
+    return session.scalar(
+        select(InboundMessage.id).where(InboundMessage.referentienummer == referentienummer)
+    ) is not None
+
+
+def _apply_retour(session: Session, runtime: Runtime, message: Message, inbound: InboundMessage,
+                  codes: list[str], product_codes: dict[int, tuple[str, ...]]) -> None:
+    if message.state not in MessageState.AWAITING_ANSWER:
+        inbound.status = "duplicate"
+        inbound.error = f"message {message.id} was already {message.state}"
+        log.warning("retour_for_finished_message", message_id=message.id, state=message.state,
+                    inbound_id=inbound.id)
+        return
+    refused = [c for c in codes if c not in _NON_ERROR_CODES]
+    now = runtime.clock.now()
+    message.state = MessageState.REJECTED if refused else MessageState.ANSWERED
+    message.answered_at = now
+    message.delivered_at = message.delivered_at or now
+    message.retour_codes = codes
+    message.answer_inbound_id = inbound.id
+    message.lease_owner = None
+    message.lease_expires_at = None
+    message.updated_at = now
+    for link in session.scalars(select(MessageToewijzing).where(MessageToewijzing.message_id == message.id)):
+        link.retour_codes = list(product_codes.get(link.toewijzing_id, ()))
+    record_event(session, runtime, RETOUR_RECEIVED, message_id=message.id, beschikking_id=message.beschikking_id,
+                 type=inbound.message_type, retour_codes=codes, refused=bool(refused))
+    log.info("retour_received", message_id=message.id, inbound_id=inbound.id, codes=codes, state=message.state)
+
+
+def _handle_fo01(runtime: Runtime, body: bytes, fo01: Fo01) -> SoapReply:
+    now = runtime.clock.now()
+    try:
+        with transaction(runtime.sessions) as session:
+            if _seen_before(session, fo01.referentienummer):
+                return _bv03(runtime, fo01.zender, fo01.referentienummer)
+            inbound = InboundMessage(
+                party=PARTY_GGK, operation="Fo01", message_type="Fo01", referentienummer=fo01.referentienummer,
+                cross_refnummer=fo01.cross_ref, sender=fo01.zender.organisatie,
+                receiver=fo01.ontvanger.organisatie, status="unmatched", retour_codes=[fo01.code],
+                error=f"{fo01.code}: {fo01.omschrijving}", body=body, received_at=now,
+            )
+            session.add(inbound)
+            session.flush()
+            message = session.scalars(
+                select(Message).where(Message.referentienummer == fo01.cross_ref).with_for_update()
+            ).first()
+            if message is None:
+                record_event(session, runtime, INBOUND_UNMATCHED, inbound_id=inbound.id, type="Fo01",
+                             cross_refnummer=fo01.cross_ref)
+                log.warning("inbound_unmatched", inbound_id=inbound.id, functie="Fo01",
+                            cross_refnummer=fo01.cross_ref)
+            else:
+                inbound.matched_message_id = message.id
+                inbound.status = "matched"
+                if message.state in MessageState.AWAITING_ANSWER:
+                    message.state = MessageState.REJECTED
+                    message.answered_at = now
+                    message.answer_inbound_id = inbound.id
+                    message.retour_codes = [fo01.code]
+                    message.last_error = f"Fo01 {fo01.code}: {fo01.omschrijving}"
+                    message.updated_at = now
+                    record_event(session, runtime, MESSAGE_REJECTED, message_id=message.id,
+                                 beschikking_id=message.beschikking_id, code=fo01.code,
+                                 omschrijving=fo01.omschrijving)
+                log.warning("message_rejected_fo01", message_id=message.id, code=fo01.code)
+    except IntegrityError:
+        log.info("inbound_duplicate", referentienummer=fo01.referentienummer)
+    return _bv03(runtime, fo01.zender, fo01.referentienummer)

@@ -1,0 +1,1 @@
+"""Persistence: tables, engine and sessions. Alembic migrations live in ``gateway/migrations``."""

@@ -1,0 +1,292 @@
+"""The gateway's tables.
+
+- ``beschikkingen`` / ``toewijzingen``: the decisions as the back-office sent them and the
+  current state of every toewijzing per client and aanbieder.
+- ``messages``: the outbox - one row per outbound message with its rendered payload and
+  the exact envelope that goes on the wire (a re-send is byte-identical).
+- ``delivery_attempts``: every try with its outcome, for operators and the retry policy.
+- ``inbound_messages``: everything a chain party sent us, matched or not.
+- ``events``: the feed for the back-office.
+
+Timestamps are stored as naive UTC (see :class:`UTCDateTime`) so SQLite and PostgreSQL
+behave the same.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware (UTC) datetimes out; naive UTC in the column."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+        date: Date(),
+        time: Time(),
+    }
+
+
+class MessageState:
+    """The life of an outbound message. Terminal: answered, rejected, parked, expired."""
+
+    ACCEPTED = "accepted"
+    QUEUED = "queued"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    ANSWERED = "answered"
+    REJECTED = "rejected"
+    PARKED = "parked"
+    EXPIRED = "expired"
+
+    ALL = (ACCEPTED, QUEUED, SENDING, DELIVERED, ANSWERED, REJECTED, PARKED, EXPIRED)
+    #: States in which a retour or answer is still welcome.
+    AWAITING_ANSWER = (QUEUED, SENDING, DELIVERED, PARKED, EXPIRED)
+
+
+class ApiClient(Base):
+    """A back-office system allowed to call the API. Only a hash of its key is kept."""
+
+    __tablename__ = "api_clients"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class IdempotencyRecord(Base):
+    """The first response to an ``Idempotency-Key``, replayed for an identical retry."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("api_client_id", "key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    api_client_id: Mapped[int] = mapped_column(ForeignKey("api_clients.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int]
+    response_body: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class Beschikking(Base):
+    __tablename__ = "beschikkingen"
+    __table_args__ = (UniqueConstraint("law", "beschikkingnummer"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    law: Mapped[str] = mapped_column(String(20))
+    beschikkingnummer: Mapped[str] = mapped_column(String(50))
+    gemeentecode: Mapped[str] = mapped_column(String(4))
+    bsn: Mapped[str] = mapped_column(String(9))
+    bsn_hash: Mapped[str] = mapped_column(String(64), index=True)
+    #: Name, birth date, gender, contacts: what the toewijzing message carries about the client.
+    client: Mapped[dict[str, Any]]
+    verwijzer: Mapped[dict[str, Any] | None]
+    gebiedsteam: Mapped[str | None] = mapped_column(String(100))
+    commentaar: Mapped[str | None] = mapped_column(Text)
+    api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_clients.id"))
+    received_at: Mapped[datetime]
+
+    toewijzingen: Mapped[list[Toewijzing]] = relationship(back_populates="beschikking")
+
+
+class Toewijzing(Base):
+    """One toewijzing; its id is the ToewijzingNummer (unique per gemeente and law)."""
+
+    __tablename__ = "toewijzingen"
+    __table_args__ = (Index(None, "bsn_hash", "aanbieder_agb", "law"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    beschikking_id: Mapped[int] = mapped_column(ForeignKey("beschikkingen.id"), index=True)
+    law: Mapped[str] = mapped_column(String(20))
+    bsn_hash: Mapped[str] = mapped_column(String(64))
+    aanbieder_agb: Mapped[str] = mapped_column(String(8))
+    leveringsvorm: Mapped[str] = mapped_column(String(3))
+    categorie: Mapped[str | None] = mapped_column(String(2))
+    productcode: Mapped[str | None] = mapped_column(String(5))
+    ingangsdatum: Mapped[date]
+    einddatum: Mapped[date | None]
+    volume: Mapped[int | None]
+    eenheid: Mapped[str | None] = mapped_column(String(2))
+    frequentie: Mapped[str | None] = mapped_column(String(1))
+    budget: Mapped[int | None] = mapped_column(BigInteger)
+    toewijzingsdatum: Mapped[date]
+    toewijzingstijd: Mapped[time]
+    reden_wijziging: Mapped[str | None] = mapped_column(String(2))
+    commentaar: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    beschikking: Mapped[Beschikking] = relationship(back_populates="toewijzingen")
+
+
+class Message(Base):
+    """An outbound message in the outbox, from acceptance to its final answer."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        # The claim query: due queued messages, oldest first.
+        Index("ix_messages_due", "state", "next_attempt_at"),
+        Index("ix_messages_lease", "state", "lease_expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    party: Mapped[str] = mapped_column(String(20))
+    #: Party plus receiver, e.g. ``ggk:99990001``: the unit operators pause and watch.
+    route: Mapped[str] = mapped_column(String(60), index=True)
+    message_type: Mapped[str] = mapped_column(String(30), index=True)
+    law: Mapped[str | None] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(12))
+    sender: Mapped[str] = mapped_column(String(20))
+    receiver: Mapped[str] = mapped_column(String(20))
+    #: The envelope's referentienummer (UUID v4); a re-send reuses it.
+    referentienummer: Mapped[str] = mapped_column(String(36), unique=True)
+    #: The payload's own message id (BerichtIdentificatie), unique per sender.
+    bericht_identificatie: Mapped[str] = mapped_column(String(12))
+    beschikking_id: Mapped[int | None] = mapped_column(ForeignKey("beschikkingen.id"), index=True)
+    bsn_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The exact HTTP request body sent to the partner.
+    wire_body: Mapped[bytes] = mapped_column(LargeBinary)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(80))
+    lease_expires_at: Mapped[datetime | None]
+    last_outcome: Mapped[str | None] = mapped_column(String(12))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    retour_codes: Mapped[list[Any] | None]
+    answer_inbound_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    first_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+
+    attempt_log: Mapped[list[DeliveryAttempt]] = relationship(
+        back_populates="message", order_by="DeliveryAttempt.attempt_no"
+    )
+    toewijzing_links: Mapped[list[MessageToewijzing]] = relationship(back_populates="message")
+
+
+class MessageToewijzing(Base):
+    """Which toewijzingen a 301 carried, and the retour's codes for each of them."""
+
+    __tablename__ = "message_toewijzingen"
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    toewijzing_id: Mapped[int] = mapped_column(ForeignKey("toewijzingen.id"), primary_key=True, index=True)
+    retour_codes: Mapped[list[Any] | None]
+
+    message: Mapped[Message] = relationship(back_populates="toewijzing_links")
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (UniqueConstraint("message_id", "attempt_no"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    attempt_no: Mapped[int]
+    worker: Mapped[str] = mapped_column(String(80))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    duration_ms: Mapped[int]
+    #: delivered | retryable | permanent | unknown
+    outcome: Mapped[str] = mapped_column(String(12))
+    http_status: Mapped[int | None]
+    code: Mapped[str | None] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)
+    #: Whether this attempt's result changed the message (False: it had moved on, e.g. rescued).
+    applied: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    message: Mapped[Message] = relationship(back_populates="attempt_log")
+
+
+class InboundMessage(Base):
+    """Everything a chain party posted to us, kept whether or not it matched a message."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    party: Mapped[str] = mapped_column(String(20))
+    operation: Mapped[str] = mapped_column(String(20))
+    message_type: Mapped[str | None] = mapped_column(String(30))
+    referentienummer: Mapped[str | None] = mapped_column(String(36), unique=True)
+    cross_refnummer: Mapped[str | None] = mapped_column(String(36), index=True)
+    sender: Mapped[str | None] = mapped_column(String(20))
+    receiver: Mapped[str | None] = mapped_column(String(20))
+    #: matched | unmatched | invalid
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    matched_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    retour_codes: Mapped[list[Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime]
+
+
+class Event(Base):
+    """A fact for the back-office's event feed (``GET /api/v1/events``)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    type: Mapped[str] = mapped_column(String(60), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    beschikking_id: Mapped[int | None] = mapped_column(ForeignKey("beschikkingen.id"))
+    data: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]

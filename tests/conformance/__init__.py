@@ -1,0 +1,1 @@
+"""Conformance tests against the published standards in ../shared/reference (skipped when absent)."""
