@@ -48,11 +48,11 @@ def parse_xml(data: bytes, *, max_bytes: int = MAX_XML_BYTES) -> etree._Element:
     return root
 
 
+_DEPTH_PROBE = etree.XPath("boolean(" + "/*" * (MAX_XML_DEPTH + 1) + ")")
+
+
 def _depth_exceeds(root: etree._Element, limit: int) -> bool:
-    stack: list[tuple[etree._Element, int]] = [(root, 1)]
-    while stack:
-        element, depth = stack.pop()
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in element)
-    return False
+    """Whether any element lies deeper than ``limit`` levels (evaluated in libxml2, not Python)."""
+    if limit != MAX_XML_DEPTH:
+        return bool(etree.XPath("boolean(" + "/*" * (limit + 1) + ")")(root))
+    return bool(_DEPTH_PROBE(root))

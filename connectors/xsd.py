@@ -9,8 +9,10 @@ threads.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -47,14 +49,15 @@ def load_schema(relative_path: str, base_dir: Path = SCHEMA_DIR) -> etree.XMLSch
     ``base_dir`` lets the conformance tests compile the published schemas through the
     same code path.
     """
-    path = (base_dir / relative_path).resolve()
-    cache: dict[Path, etree.XMLSchema] | None = getattr(_per_thread, "schemas", None)
+    cache: dict[tuple[str, Path], etree.XMLSchema] | None = getattr(_per_thread, "schemas", None)
     if cache is None:
         cache = _per_thread.schemas = {}
-    schema = cache.get(path)
+    key = (relative_path, base_dir)
+    schema = cache.get(key)
     if schema is None:
+        path = (base_dir / relative_path).resolve()
         parser = etree.XMLParser(resolve_entities=False, no_network=True)
-        schema = cache[path] = etree.XMLSchema(etree.parse(str(path), parser=parser))
+        schema = cache[key] = etree.XMLSchema(etree.parse(str(path), parser=parser))
     return schema
 
 
@@ -62,7 +65,8 @@ def violations(schema: etree.XMLSchema, document: etree._Element | etree._Elemen
     """Validate and return the violations; an empty list means valid."""
     if schema.validate(document):
         return []
-    return [SchemaViolation(e.line, e.path or "", e.message) for e in schema.error_log]
+    log: Iterable[Any] = schema.error_log  # type: ignore[assignment]  # lxml-stubs lack __iter__
+    return [SchemaViolation(e.line, e.path or "", e.message) for e in log]
 
 
 def assert_valid(relative_path: str, document: etree._Element | etree._ElementTree) -> None:

@@ -35,6 +35,8 @@ class Adres:
     huisletter: str | None = None
     huisnummer_toevoeging: str | None = None
     landcode: str = "NL"
+    #: COD ``AanduidingWoonadres``: AB (aan boord), BY (bij), TO (tegenover), WW (woonwagen).
+    aanduiding_woonadres: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,29 @@ class Contact:
     telefoon: str | None = None
     emailadres: str | None = None
     organisatie: str | None = None
+    #: Landnummer of ``telefoon`` (the standard requires one with every number).
+    telefoon_landnummer: str = "0031"
+    telefoon2: str | None = None
+    telefoon2_landnummer: str = "0031"
+    #: Begin/end of a stay at a temporary address (CDT_OpenPeriode).
+    periode_begindatum: date | None = None
+    periode_einddatum: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Relatie:
+    """A relation of the client (parent, guardian, contact person) as the 301 carries it."""
+
+    #: LDT_Persoonsid: an identifier the gemeente chooses, unique within the message.
+    nummer: str
+    #: ``SoortRelatie`` code (03 curator, 04 financieel gemachtigd, ...).
+    soort: str
+    naam: Naam
+    contact: Contact
+    volgorde: int | None = None
+    geboortedatum: date | None = None
+    geboortedatum_gebruik: str | None = None
+    geslacht: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +85,10 @@ class Client:
     juridische_status: str | None = None
     wettelijke_vertegenwoordiging: str | None = None
     commentaar: str | None = None
+    #: ``Communicatievorm`` (1 tolk taal, 2 doventolk, 3 doofblindentolk) and the language, if any.
+    communicatie_vorm: str | None = None
+    communicatie_taal: str | None = None
+    relaties: tuple[Relatie, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +132,9 @@ class BerichtHeader:
     #: At most 12 characters, unique per afzender.
     identificatie: str
     dagtekening: date
+    #: CDT_XsdVersie of the message; a retour copies the heenbericht's unchanged.
+    basisschema_xsd_versie: str = "1.0.0"
+    bericht_xsd_versie: str = "1.0.0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +162,15 @@ class ToewijzingRetour:
     client_codes: tuple[str, ...] = ()
     product_codes: dict[int, tuple[str, ...]] = field(default_factory=dict)
     bsn: str | None = None
+    #: Codes of each Contactgegevens/Contact, in document order.
+    contact_codes: tuple[tuple[str, ...], ...] = ()
+    #: Codes of each Relatie (including its Contact), by Relatie Nummer.
+    relatie_codes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def all_codes(self) -> tuple[str, ...]:
         """Every code in the retour, header first, without duplicates, in order seen."""
         seen: dict[str, None] = dict.fromkeys(self.header_codes)
         seen.update(dict.fromkeys(self.client_codes))
-        for codes in self.product_codes.values():
+        for codes in (*self.contact_codes, *self.relatie_codes.values(), *self.product_codes.values()):
             seen.update(dict.fromkeys(codes))
         return tuple(seen)
