@@ -40,7 +40,8 @@ class SchemaValidationError(ValueError):
         self.schema = schema
         self.violations = violations
         first = violations[0] if violations else "unknown error"
-        super().__init__(f"{schema}: {first}" + (f" (+{len(violations) - 1} more)" if len(violations) > 1 else ""))
+        more = f" (+{len(violations) - 1} more)" if len(violations) > 1 else ""
+        super().__init__(f"{schema}: {first}{more}")
 
 
 def load_schema(relative_path: str, base_dir: Path = SCHEMA_DIR) -> etree.XMLSchema:
@@ -61,7 +62,9 @@ def load_schema(relative_path: str, base_dir: Path = SCHEMA_DIR) -> etree.XMLSch
     return schema
 
 
-def violations(schema: etree.XMLSchema, document: etree._Element | etree._ElementTree) -> list[SchemaViolation]:
+def violations(
+    schema: etree.XMLSchema, document: etree._Element | etree._ElementTree
+) -> list[SchemaViolation]:
     """Validate and return the violations; an empty list means valid."""
     if schema.validate(document):
         return []

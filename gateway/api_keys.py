@@ -49,8 +49,9 @@ def create_client(
     unknown = set(scopes) - set(ALL_SCOPES)
     if unknown:
         raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
-    client = ApiClient(name=name, key_prefix=prefix, key_hash=_hash(key), scopes=list(scopes), active=True,
-                       created_at=now)
+    client = ApiClient(
+        name=name, key_prefix=prefix, key_hash=_hash(key), scopes=list(scopes), active=True, created_at=now
+    )
     session.add(client)
     session.flush()
     return client, key

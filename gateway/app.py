@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from gateway import __version__
-from gateway.api import beschikkingen, berichten, events_feed, inbound_ggk
+from gateway.api import berichten, beschikkingen, events_feed, inbound_ggk
 from gateway.api.problems import install_problem_handlers
 from gateway.delivery.worker import DeliveryWorker
 from gateway.runtime import Runtime
@@ -66,7 +66,9 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
         except Exception:
             database = "unreachable"
         status = 200 if database == "ok" else 503
-        return JSONResponse({"status": "ok" if status == 200 else "degraded", "database": database,
-                             "version": __version__}, status)
+        return JSONResponse(
+            {"status": "ok" if status == 200 else "degraded", "database": database, "version": __version__},
+            status,
+        )
 
     return app

@@ -11,7 +11,6 @@ import signal
 import threading
 from typing import Annotated
 
-import httpx
 import structlog
 import typer
 import uvicorn
@@ -20,18 +19,19 @@ from sqlalchemy import select
 from gateway import __version__
 from gateway.api_keys import ALL_SCOPES, create_client
 from gateway.app import create_app
-from gateway.delivery.ggk_transport import GgkSoapTransport
-from gateway.delivery.worker import DeliveryWorker
+from gateway.delivery.assembly import build_worker
 from gateway.log_setup import configure_logging
-from gateway.outbox import PARTY_GGK
 from gateway.runtime import Runtime
 from gateway.settings import DEV_API_KEY, Mode, Settings, load_settings
 from gateway.store.database import transaction
 from gateway.store.migrate import upgrade
 from gateway.store.tables import ApiClient
 
-app = typer.Typer(help="Integration gateway for Dutch municipalities (iJw/iWmo 3.2 via the GGk).",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Integration gateway for Dutch municipalities (iJw/iWmo 3.2 via the GGk).",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 apikey_app = typer.Typer(help="Back-office API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -53,13 +53,6 @@ def _settings(host: str | None = None, port: int | None = None) -> Settings:
     return settings
 
 
-def build_worker(runtime: Runtime) -> DeliveryWorker:
-    delivery = runtime.settings.delivery
-    timeout = httpx.Timeout(delivery.send_timeout_s, connect=delivery.connect_timeout_s)
-    client = httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=delivery.concurrency * 2))
-    return DeliveryWorker(runtime, {PARTY_GGK: GgkSoapTransport(runtime.settings.effective_ggk_url, client)})
-
-
 def seed_development_client(runtime: Runtime) -> None:
     """Development mode: make sure the Quickstart's well-known key works."""
     with transaction(runtime.sessions) as session:
@@ -79,8 +72,9 @@ def _mock_app(settings: Settings):  # type: ignore[no-untyped-def]
     from mocks.ggk import MockGgkConfig
     from mocks.ggk import create_app as create_mock_app
 
-    return create_mock_app(MockGgkConfig(callback_url=settings.inbound_ggk_url,
-                                         retour_delay_s=settings.mock_retour_delay_s))
+    return create_mock_app(
+        MockGgkConfig(callback_url=settings.inbound_ggk_url, retour_delay_s=settings.mock_retour_delay_s)
+    )
 
 
 async def _serve_together(servers: list[uvicorn.Server]) -> None:
@@ -89,15 +83,21 @@ async def _serve_together(servers: list[uvicorn.Server]) -> None:
 
 def _banner(settings: Settings, with_mocks: bool) -> None:
     base = settings.effective_public_base_url
-    lines = [f"gateway {__version__} on {base}  (OpenAPI: {base}/docs)",
-             f"database: {settings.effective_database_url.split('@')[-1]}",
-             f"GGk endpoint: {settings.effective_ggk_url}"]
+    lines = [
+        f"gateway {__version__} on {base}  (OpenAPI: {base}/docs)",
+        f"database: {settings.effective_database_url.split('@')[-1]}",
+        f"GGk endpoint: {settings.effective_ggk_url}",
+    ]
     if with_mocks:
-        lines.append(f"mock GGk + aanbieders on http://127.0.0.1:{settings.mock_port} (AGB 99990001..99990005)")
+        lines.append(
+            f"mock GGk + aanbieders on http://127.0.0.1:{settings.mock_port} (AGB 99990001..99990005)"
+        )
     if settings.mode is Mode.DEVELOPMENT:
-        lines += ["DEVELOPMENT MODE: plain HTTP, well-known API key, development BSN hash key.",
-                  f"  API key for curl:  X-API-Key: {DEV_API_KEY}",
-                  "  Never run development mode with real personal data."]
+        lines += [
+            "DEVELOPMENT MODE: plain HTTP, well-known API key, development BSN hash key.",
+            f"  API key for curl:  X-API-Key: {DEV_API_KEY}",
+            "  Never run development mode with real personal data.",
+        ]
     width = max(len(line) for line in lines) + 4
     typer.echo("=" * width)
     for line in lines:
@@ -107,7 +107,9 @@ def _banner(settings: Settings, with_mocks: bool) -> None:
 
 @app.command()
 def serve(
-    with_mocks: Annotated[bool, typer.Option("--with-mocks", help="Also run the mock GGk + aanbieders.")] = False,
+    with_mocks: Annotated[
+        bool, typer.Option("--with-mocks", help="Also run the mock GGk + aanbieders.")
+    ] = False,
     host: Host = None,
     port: Port = None,
 ) -> None:
@@ -115,11 +117,29 @@ def serve(
     settings = _settings(host, port)
     runtime = _prepare(settings)
     worker = build_worker(runtime)
-    servers = [uvicorn.Server(uvicorn.Config(create_app(runtime, worker), host=settings.host, port=settings.port,
-                                             log_config=None, access_log=False))]
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                create_app(runtime, worker),
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                access_log=False,
+            )
+        )
+    ]
     if with_mocks:
-        servers.append(uvicorn.Server(uvicorn.Config(_mock_app(settings), host="127.0.0.1", port=settings.mock_port,
-                                                     log_config=None, access_log=False)))
+        servers.append(
+            uvicorn.Server(
+                uvicorn.Config(
+                    _mock_app(settings),
+                    host="127.0.0.1",
+                    port=settings.mock_port,
+                    log_config=None,
+                    access_log=False,
+                )
+            )
+        )
     _banner(settings, with_mocks)
     asyncio.run(_serve_together(servers))
     runtime.close()
@@ -132,8 +152,13 @@ def worker() -> None:
     runtime = Runtime.create(settings)
     delivery = build_worker(runtime)
     stop = threading.Event()
+
+    def _stop(*_: object) -> None:
+        stop.set()
+        delivery.wake()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: (stop.set(), delivery.wake()))
+        signal.signal(sig, _stop)
     delivery.run(stop)
     runtime.close()
 
@@ -148,9 +173,13 @@ def mocks(
     from mocks.ggk import create_app as create_mock_app
 
     settings = _settings()
-    config = MockGgkConfig(callback_url=callback_url or settings.inbound_ggk_url,
-                           retour_delay_s=settings.mock_retour_delay_s)
-    typer.echo(f"mock GGk on http://127.0.0.1:{port or settings.mock_port}/ggk/soap -> retours to {config.callback_url}")
+    config = MockGgkConfig(
+        callback_url=callback_url or settings.inbound_ggk_url, retour_delay_s=settings.mock_retour_delay_s
+    )
+    typer.echo(
+        f"mock GGk on http://127.0.0.1:{port or settings.mock_port}/ggk/soap"
+        f" -> retours to {config.callback_url}"
+    )
     uvicorn.run(create_mock_app(config), host="127.0.0.1", port=port or settings.mock_port, log_config=None)
 
 
@@ -165,7 +194,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 @apikey_app.command("create")
 def apikey_create(
     name: Annotated[str, typer.Argument(help="The back-office system's name.")],
-    scope: Annotated[list[str] | None, typer.Option(help=f"Repeatable; default all: {', '.join(ALL_SCOPES)}")] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option(help=f"Repeatable; default all: {', '.join(ALL_SCOPES)}")
+    ] = None,
 ) -> None:
     """Register a back-office client and print its key (shown once, stored hashed)."""
     settings = _settings()

@@ -27,7 +27,12 @@ def record_event(
     beschikking_id: int | None = None,
     **data: Any,
 ) -> Event:
-    event = Event(type=type_, message_id=message_id, beschikking_id=beschikking_id, data=data,
-                  created_at=runtime.clock.now())
+    event = Event(
+        type=type_,
+        message_id=message_id,
+        beschikking_id=beschikking_id,
+        data=data,
+        created_at=runtime.clock.now(),
+    )
     session.add(event)
     return event

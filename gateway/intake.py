@@ -44,13 +44,18 @@ def accept_beschikking(
         raise validation_problem(errors)
     law = request.wet
     exists = session.scalar(
-        select(Beschikking.id).where(Beschikking.law == law.value,
-                                     Beschikking.beschikkingnummer == request.beschikkingnummer)
+        select(Beschikking.id).where(
+            Beschikking.law == law.value, Beschikking.beschikkingnummer == request.beschikkingnummer
+        )
     )
     if exists is not None:
-        raise Problem(409, "beschikking-exists", "This beschikking was already accepted",
-                      f"beschikkingnummer '{request.beschikkingnummer}' exists for {law.value} "
-                      f"(id {exists}); changes are sent as changes, not as a new beschikking")
+        raise Problem(
+            409,
+            "beschikking-exists",
+            "This beschikking was already accepted",
+            f"beschikkingnummer '{request.beschikkingnummer}' exists for {law.value} "
+            f"(id {exists}); changes are sent as changes, not as a new beschikking",
+        )
     now = runtime.clock.now()
     local = local_now(runtime.clock)
     bsn_hash = keyed_hash(request.client.bsn, runtime.settings.hash_key)
@@ -107,23 +112,46 @@ def accept_beschikking(
     for agb in receivers:
         messages.append(_enqueue_301(session, runtime, law, beschikking, agb))
 
-    record_event(session, runtime, BESCHIKKING_ACCEPTED, beschikking_id=beschikking.id,
-                 beschikkingnummer=beschikking.beschikkingnummer, wet=law.value,
-                 toewijzingen=[r.id for r in rows], berichten=[m.id for m in messages])
-    log.info("beschikking_accepted", beschikking_id=beschikking.id, wet=law.value,
-             toewijzingen=len(rows), messages=[m.id for m in messages])
+    record_event(
+        session,
+        runtime,
+        BESCHIKKING_ACCEPTED,
+        beschikking_id=beschikking.id,
+        beschikkingnummer=beschikking.beschikkingnummer,
+        wet=law.value,
+        toewijzingen=[r.id for r in rows],
+        berichten=[m.id for m in messages],
+    )
+    log.info(
+        "beschikking_accepted",
+        beschikking_id=beschikking.id,
+        wet=law.value,
+        toewijzingen=len(rows),
+        messages=[m.id for m in messages],
+    )
     return BeschikkingOut(
         id=beschikking.id,
         beschikkingnummer=beschikking.beschikkingnummer,
         wet=law,
         toewijzingen=[
-            ToewijzingOut(toewijzingnummer=r.id, aanbieder_agb=r.aanbieder_agb, categorie=r.categorie,
-                          productcode=r.productcode, ingangsdatum=r.ingangsdatum, einddatum=r.einddatum)
+            ToewijzingOut(
+                toewijzingnummer=r.id,
+                aanbieder_agb=r.aanbieder_agb,
+                categorie=r.categorie,
+                productcode=r.productcode,
+                ingangsdatum=r.ingangsdatum,
+                einddatum=r.einddatum,
+            )
             for r in rows
         ],
         berichten=[
-            BerichtRef(id=m.id, type=m.message_type, state=m.state, aanbieder_agb=m.receiver,
-                       href=f"/api/v1/berichten/{m.id}")
+            BerichtRef(
+                id=m.id,
+                type=m.message_type,
+                state=m.state,
+                aanbieder_agb=m.receiver,
+                href=f"/api/v1/berichten/{m.id}",
+            )
             for m in messages
         ],
     )
@@ -135,14 +163,26 @@ def _enqueue_301(session: Session, runtime: Runtime, law: Law, beschikking: Besc
 
     def render(identificatie: str) -> bytes:
         return render_toewijzing(
-            build_toewijzingsbericht(law=law, gemeentecode=runtime.settings.gemeentecode, agb=agb,
-                                     identificatie=identificatie, dagtekening=today,
-                                     beschikking=beschikking, rows=rows)
+            build_toewijzingsbericht(
+                law=law,
+                gemeentecode=runtime.settings.gemeentecode,
+                agb=agb,
+                identificatie=identificatie,
+                dagtekening=today,
+                beschikking=beschikking,
+                rows=rows,
+            )
         )
 
     message = enqueue_ggk_heenbericht(
-        session, runtime, functie=law.function_name(301), law=law.value, receiver=agb,
-        render_payload=render, beschikking_id=beschikking.id, bsn_hash=beschikking.bsn_hash,
+        session,
+        runtime,
+        functie=law.function_name(301),
+        law=law.value,
+        receiver=agb,
+        render_payload=render,
+        beschikking_id=beschikking.id,
+        bsn_hash=beschikking.bsn_hash,
     )
     session.add_all(MessageToewijzing(message_id=message.id, toewijzing_id=row.id) for row in rows)
     return message
@@ -160,10 +200,13 @@ def _check_no_overlap_with_existing(session: Session, request: BeschikkingIn, bs
             if (row.categorie, row.productcode) != (product.categorie, product.code):
                 continue
             if overlaps(row.ingangsdatum, row.einddatum, periode.begindatum, periode.einddatum):
-                errors.append(FieldError(
-                    f"producten[{index}]", "overlapping-toewijzing-TR302",
-                    f"the client already has toewijzing {row.id} for this product in this period",
-                ))
+                errors.append(
+                    FieldError(
+                        f"producten[{index}]",
+                        "overlapping-toewijzing-TR302",
+                        f"the client already has toewijzing {row.id} for this product in this period",
+                    )
+                )
                 break
     if errors:
         raise validation_problem(errors)

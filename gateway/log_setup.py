@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -16,11 +17,11 @@ import structlog
 from gateway.bsn import mask_in_text
 
 
-def _mask_rendered(_logger: Any, _name: str, rendered: str) -> str:
-    return mask_in_text(rendered)
+def _mask_rendered(_logger: Any, _name: str, rendered: Any) -> Any:
+    return mask_in_text(rendered) if isinstance(rendered, str) else rendered
 
 
-def _mask_values(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _mask_values(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in event_dict.items():
         if isinstance(value, str):
             event_dict[key] = mask_in_text(value)
@@ -29,7 +30,9 @@ def _mask_values(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[s
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     """Configure structlog and route the standard library's logging through it."""
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

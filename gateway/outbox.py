@@ -8,6 +8,7 @@ same bytes on the wire, so the chain's duplicate detection recognises it.
 from __future__ import annotations
 
 from collections.abc import Callable
+
 from sqlalchemy.orm import Session
 
 from connectors.ggk import Heenbericht, Systeem, new_referentienummer, render_di01, soap_request

@@ -30,7 +30,9 @@ from gateway.store.tables import Beschikking, Message, Toewijzing
 ZIN = "ZIN"
 
 
-def current_toewijzingen(session: Session, *, law: Law, bsn_hash: str, agb: str, today: date) -> list[Toewijzing]:
+def current_toewijzingen(
+    session: Session, *, law: Law, bsn_hash: str, agb: str, today: date
+) -> list[Toewijzing]:
     """The toewijzingen the next 301 to ``agb`` about this client must carry (OP087)."""
     previous_301 = session.scalar(
         select(func.max(Message.created_at)).where(
@@ -126,12 +128,22 @@ def latest_client_record(session: Session, *, law: Law, bsn_hash: str) -> Beschi
 
 
 def build_toewijzingsbericht(
-    *, law: Law, gemeentecode: str, agb: str, identificatie: str, dagtekening: date,
-    beschikking: Beschikking, rows: list[Toewijzing],
+    *,
+    law: Law,
+    gemeentecode: str,
+    agb: str,
+    identificatie: str,
+    dagtekening: date,
+    beschikking: Beschikking,
+    rows: list[Toewijzing],
 ) -> Toewijzingsbericht:
     return Toewijzingsbericht(
         header=BerichtHeader(
-            law=law, afzender=gemeentecode, ontvanger=agb, identificatie=identificatie, dagtekening=dagtekening
+            law=law,
+            afzender=gemeentecode,
+            ontvanger=agb,
+            identificatie=identificatie,
+            dagtekening=dagtekening,
         ),
         client=client_from_record(beschikking.bsn, beschikking.client),
         producten=tuple(product_from_row(row) for row in rows),

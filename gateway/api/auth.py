@@ -35,16 +35,26 @@ def require_scope(scope: str) -> Callable[[Request], ApiClient]:
     def dependency(request: Request) -> ApiClient:
         key = _presented_key(request)
         if key is None:
-            raise Problem(401, "unauthorized", "An API key is required",
-                          "Send the key in the X-API-Key header (or as a Bearer token).",
-                          headers={"WWW-Authenticate": 'Bearer realm="gateway"'})
+            raise Problem(
+                401,
+                "unauthorized",
+                "An API key is required",
+                "Send the key in the X-API-Key header (or as a Bearer token).",
+                headers={"WWW-Authenticate": 'Bearer realm="gateway"'},
+            )
         with request.app.state.runtime.sessions() as session:
             client = find_client(session, key)
         if client is None:
-            raise Problem(401, "unauthorized", "The API key is not valid",
-                          headers={"WWW-Authenticate": 'Bearer realm="gateway"'})
+            raise Problem(
+                401,
+                "unauthorized",
+                "The API key is not valid",
+                headers={"WWW-Authenticate": 'Bearer realm="gateway"'},
+            )
         if scope not in client.scopes:
-            raise Problem(403, "forbidden", "The API key lacks a scope", f"This call needs the scope '{scope}'.")
+            raise Problem(
+                403, "forbidden", "The API key lacks a scope", f"This call needs the scope '{scope}'."
+            )
         return client
 
     return dependency

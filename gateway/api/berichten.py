@@ -90,17 +90,30 @@ def _codes(codes: list[Any] | None) -> list[RetourCode]:
 
 def _summary_fields(m: Message) -> dict[str, Any]:
     return {
-        "id": m.id, "type": m.message_type, "wet": m.law, "state": m.state, "route": m.route,
-        "aanbieder": m.receiver, "referentienummer": m.referentienummer,
-        "bericht_identificatie": m.bericht_identificatie, "beschikking_id": m.beschikking_id,
-        "attempts": m.attempts, "created_at": m.created_at, "delivered_at": m.delivered_at,
-        "answered_at": m.answered_at, "retour_codes": _codes(m.retour_codes), "href": f"/api/v1/berichten/{m.id}",
+        "id": m.id,
+        "type": m.message_type,
+        "wet": m.law,
+        "state": m.state,
+        "route": m.route,
+        "aanbieder": m.receiver,
+        "referentienummer": m.referentienummer,
+        "bericht_identificatie": m.bericht_identificatie,
+        "beschikking_id": m.beschikking_id,
+        "attempts": m.attempts,
+        "created_at": m.created_at,
+        "delivered_at": m.delivered_at,
+        "answered_at": m.answered_at,
+        "retour_codes": _codes(m.retour_codes),
+        "href": f"/api/v1/berichten/{m.id}",
     }
 
 
 def _get(session: Session, message_id: int) -> Message:
-    message = session.get(Message, message_id,
-                          options=[selectinload(Message.attempt_log), selectinload(Message.toewijzing_links)])
+    message = session.get(
+        Message,
+        message_id,
+        options=[selectinload(Message.attempt_log), selectinload(Message.toewijzing_links)],
+    )
     if message is None:
         raise Problem(404, "not-found", "No such bericht", f"bericht {message_id} does not exist")
     return message
@@ -117,11 +130,18 @@ def get_bericht(message_id: int, request: Request, _client: Reader) -> BerichtDe
             inbound = session.get(InboundMessage, m.answer_inbound_id)
             if inbound is not None:
                 answer = Answer(
-                    inbound_id=inbound.id, type=inbound.message_type, referentienummer=inbound.referentienummer,
-                    received_at=inbound.received_at, retour_codes=_codes(inbound.retour_codes),
-                    toewijzingen=[ToewijzingRetour(toewijzingnummer=link.toewijzing_id,
-                                                   retour_codes=_codes(link.retour_codes))
-                                  for link in m.toewijzing_links if link.retour_codes],
+                    inbound_id=inbound.id,
+                    type=inbound.message_type,
+                    referentienummer=inbound.referentienummer,
+                    received_at=inbound.received_at,
+                    retour_codes=_codes(inbound.retour_codes),
+                    toewijzingen=[
+                        ToewijzingRetour(
+                            toewijzingnummer=link.toewijzing_id, retour_codes=_codes(link.retour_codes)
+                        )
+                        for link in m.toewijzing_links
+                        if link.retour_codes
+                    ],
                     href=f"/api/v1/berichten/{m.id}/retour",
                 )
         return BerichtDetail(
@@ -129,15 +149,26 @@ def get_bericht(message_id: int, request: Request, _client: Reader) -> BerichtDe
             next_attempt_at=m.next_attempt_at if m.state == MessageState.QUEUED else None,
             last_error=m.last_error,
             toewijzingnummers=sorted(link.toewijzing_id for link in m.toewijzing_links),
-            attempt_log=[Attempt(attempt=a.attempt_no, started_at=a.started_at, duration_ms=a.duration_ms,
-                                 outcome=a.outcome, http_status=a.http_status, code=a.code, detail=a.detail)
-                         for a in m.attempt_log],
+            attempt_log=[
+                Attempt(
+                    attempt=a.attempt_no,
+                    started_at=a.started_at,
+                    duration_ms=a.duration_ms,
+                    outcome=a.outcome,
+                    http_status=a.http_status,
+                    code=a.code,
+                    detail=a.detail,
+                )
+                for a in m.attempt_log
+            ],
             answer=answer,
             payload_href=f"/api/v1/berichten/{m.id}/payload",
         )
 
 
-@router.get("/berichten/{message_id}/payload", responses={200: {"content": {"application/xml": {}}}, 404: _PROBLEM})
+@router.get(
+    "/berichten/{message_id}/payload", responses={200: {"content": {"application/xml": {}}}, 404: _PROBLEM}
+)
 def get_payload(message_id: int, request: Request, _client: Reader) -> Response:
     """The payload XML exactly as it was sent (inside the envelope)."""
     runtime: Runtime = request.app.state.runtime
@@ -145,7 +176,9 @@ def get_payload(message_id: int, request: Request, _client: Reader) -> Response:
         return Response(_get(session, message_id).payload, media_type="application/xml")
 
 
-@router.get("/berichten/{message_id}/retour", responses={200: {"content": {"application/xml": {}}}, 404: _PROBLEM})
+@router.get(
+    "/berichten/{message_id}/retour", responses={200: {"content": {"application/xml": {}}}, 404: _PROBLEM}
+)
 def get_retour(message_id: int, request: Request, _client: Reader) -> Response:
     """The retour payload XML (e.g. the JW302) that answered this message."""
     runtime: Runtime = request.app.state.runtime
@@ -162,7 +195,7 @@ def list_berichten(
     request: Request,
     _client: Reader,
     state: Annotated[str | None, Query(description=f"one of {', '.join(MessageState.ALL)}")] = None,
-    type: Annotated[str | None, Query(description="message type, e.g. JW301")] = None,  # noqa: A002
+    type: Annotated[str | None, Query(description="message type, e.g. JW301")] = None,
     aanbieder: Annotated[str | None, Query(pattern=r"^[0-9A-Z]{3,8}$")] = None,
     beschikking_id: int | None = None,
     toewijzingnummer: int | None = None,
@@ -173,7 +206,9 @@ def list_berichten(
 ) -> BerichtList:
     """Messages, newest first, filtered; page with ``cursor``."""
     if state is not None and state not in MessageState.ALL:
-        raise Problem(422, "validation", "Unknown state", f"state must be one of {', '.join(MessageState.ALL)}")
+        raise Problem(
+            422, "validation", "Unknown state", f"state must be one of {', '.join(MessageState.ALL)}"
+        )
     runtime: Runtime = request.app.state.runtime
     query = select(Message).order_by(Message.id.desc()).limit(limit + 1)
     if state:
@@ -198,8 +233,10 @@ def list_berichten(
         rows = list(session.scalars(query))
     more = len(rows) > limit
     rows = rows[:limit]
-    return BerichtList(items=[BerichtSummary(**_summary_fields(m)) for m in rows],
-                       next_cursor=rows[-1].id if more and rows else None)
+    return BerichtList(
+        items=[BerichtSummary(**_summary_fields(m)) for m in rows],
+        next_cursor=rows[-1].id if more and rows else None,
+    )
 
 
 __all__ = ["Toewijzing", "router"]

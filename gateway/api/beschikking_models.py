@@ -60,8 +60,10 @@ class Client(Strict):
 
 
 class Verwijzer(Strict):
-    type: str = Field(description="COD327: 01 gemeente, 02 huisarts, 03 jeugdarts, 04 GI, 05 medisch specialist, "
-                      "06 zelfverwijzer, 08 rechter/OvJ/JJI.")
+    type: str = Field(
+        description="COD327: 01 gemeente, 02 huisarts, 03 jeugdarts, 04 GI, 05 medisch specialist, "
+        "06 zelfverwijzer, 08 rechter/OvJ/JJI."
+    )
     naam: Annotated[str, StringConstraints(max_length=70)] | None = None
     zorgverlenercode: Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")] | None = None
 

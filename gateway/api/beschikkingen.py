@@ -50,7 +50,9 @@ def post_beschikking(
             if idempotency_key is not None:
                 stored = idempotency.replay(session, client.id, idempotency_key, fingerprint)
                 if stored is not None:
-                    return JSONResponse(stored.body, stored.status_code, headers={"Idempotent-Replayed": "true"})
+                    return JSONResponse(
+                        stored.body, stored.status_code, headers={"Idempotent-Replayed": "true"}
+                    )
             result = accept_beschikking(session, runtime, body, client.id)
             response = idempotency.StoredResponse(201, result.model_dump(mode="json"))
             if idempotency_key is not None:
@@ -62,5 +64,7 @@ def post_beschikking(
                 stored = idempotency.replay(session, client.id, idempotency_key, fingerprint)
             if stored is not None:
                 return JSONResponse(stored.body, stored.status_code, headers={"Idempotent-Replayed": "true"})
-        raise Problem(409, "conflict", "A concurrent request changed the same data; retry the request") from None
+        raise Problem(
+            409, "conflict", "A concurrent request changed the same data; retry the request"
+        ) from None
     return JSONResponse(response.body, 201, headers={"Location": f"/api/v1/beschikkingen/{result.id}"})

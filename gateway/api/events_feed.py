@@ -37,7 +37,7 @@ def list_events(
     request: Request,
     _client: Annotated[ApiClient, Depends(require_scope(SCOPE_EVENTS_READ))],
     after: Annotated[int, Query(ge=0, description="the last event id already seen")] = 0,
-    type: Annotated[str | None, Query(description="only events of this type")] = None,  # noqa: A002
+    type: Annotated[str | None, Query(description="only events of this type")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventPage:
     """Events in the order they happened, after a given id (at-least-once: keep ``last_id``)."""
@@ -48,7 +48,16 @@ def list_events(
     with runtime.sessions() as session:
         rows = list(session.scalars(query))
     return EventPage(
-        items=[EventOut(id=e.id, type=e.type, created_at=e.created_at, bericht_id=e.message_id,
-                        beschikking_id=e.beschikking_id, data=e.data) for e in rows],
+        items=[
+            EventOut(
+                id=e.id,
+                type=e.type,
+                created_at=e.created_at,
+                bericht_id=e.message_id,
+                beschikking_id=e.beschikking_id,
+                data=e.data,
+            )
+            for e in rows
+        ],
         last_id=rows[-1].id if rows else (after or None),
     )

@@ -31,26 +31,43 @@ def request_fingerprint(canonical_body: str) -> str:
 
 def check_key(key: str) -> None:
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
-        raise Problem(400, "invalid-idempotency-key", "The Idempotency-Key header is not usable",
-                      f"use 1 to {MAX_KEY_LENGTH} printable characters, e.g. a UUID")
+        raise Problem(
+            400,
+            "invalid-idempotency-key",
+            "The Idempotency-Key header is not usable",
+            f"use 1 to {MAX_KEY_LENGTH} printable characters, e.g. a UUID",
+        )
 
 
 def replay(session: Session, client_id: int, key: str, fingerprint: str) -> StoredResponse | None:
     """The stored answer for this key, None if the key is new; 409 if the body differs."""
     record = session.scalars(
-        select(IdempotencyRecord).where(IdempotencyRecord.api_client_id == client_id,
-                                        IdempotencyRecord.key == key)
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.api_client_id == client_id, IdempotencyRecord.key == key
+        )
     ).first()
     if record is None:
         return None
     if record.request_hash != fingerprint:
-        raise Problem(409, "idempotency-key-reused", "The Idempotency-Key was used for another request",
-                      "a key identifies one request; send a new key for a different body")
+        raise Problem(
+            409,
+            "idempotency-key-reused",
+            "The Idempotency-Key was used for another request",
+            "a key identifies one request; send a new key for a different body",
+        )
     return StoredResponse(record.status_code, record.response_body)
 
 
-def remember(session: Session, runtime: Runtime, client_id: int, key: str, fingerprint: str,
-             response: StoredResponse) -> None:
-    session.add(IdempotencyRecord(api_client_id=client_id, key=key, request_hash=fingerprint,
-                                  status_code=response.status_code, response_body=response.body,
-                                  created_at=runtime.clock.now()))
+def remember(
+    session: Session, runtime: Runtime, client_id: int, key: str, fingerprint: str, response: StoredResponse
+) -> None:
+    session.add(
+        IdempotencyRecord(
+            api_client_id=client_id,
+            key=key,
+            request_hash=fingerprint,
+            status_code=response.status_code,
+            response_body=response.body,
+            created_at=runtime.clock.now(),
+        )
+    )

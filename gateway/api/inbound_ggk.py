@@ -38,6 +38,8 @@ async def ggk_soap(request: Request) -> Response:
     body = await _read_capped(request, MAX_ENVELOPE_BYTES)
     if body is None:
         error = EnvelopeError.of("IB007", f"the request exceeds {MAX_ENVELOPE_BYTES} bytes")
-        return Response(render_fo03_fault(error.code, error.plek, error.omschrijving), 500, media_type=SOAP_XML)
+        return Response(
+            render_fo03_fault(error.code, error.plek, error.omschrijving), 500, media_type=SOAP_XML
+        )
     reply = await run_in_threadpool(handle_ggk_soap, runtime, body, request.headers.get("soapaction"))
     return Response(reply.body, reply.status_code, media_type=SOAP_XML)

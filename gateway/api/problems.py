@@ -30,7 +30,7 @@ class FieldError:
 
 
 @dataclass
-class Problem(Exception):
+class Problem(Exception):  # noqa: N818 - it is answered, not "raised as an error", and reads as a noun
     """An error answered as problem+json; raise it anywhere below a route."""
 
     status: int
@@ -62,7 +62,10 @@ def validation_problem(errors: list[FieldError]) -> Problem:
 
 def _problem_response(problem: Problem, request: Request) -> JSONResponse:
     return JSONResponse(
-        problem.body(request.url.path), status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers
+        problem.body(request.url.path),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=problem.headers,
     )
 
 
@@ -101,7 +104,9 @@ def install_problem_handlers(app: FastAPI) -> None:
                 message = "the body is not valid JSON"
                 errors.append(FieldError("body", "malformed-json", message))
                 continue
-            errors.append(FieldError(_field_path(tuple(err.get("loc", ()))), _rule(str(err.get("type"))), message))
+            errors.append(
+                FieldError(_field_path(tuple(err.get("loc", ()))), _rule(str(err.get("type"))), message)
+            )
         if errors and all(e.rule == "malformed-json" for e in errors):
             problem = Problem(400, "malformed-json", "The body is not valid JSON", errors[0].message, errors)
         else:

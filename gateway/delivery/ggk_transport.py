@@ -47,11 +47,14 @@ def classify(status: int, body: bytes, *, after_unknown: bool) -> Outcome:
     answer = parse_soap_response(status, body)
     if answer.kind == "bv03" and 200 <= status < 300:
         return Outcome(OutcomeKind.DELIVERED, status)
-    code = answer.code
+    code = answer.code if answer.kind == "fo03" else None
     detail = answer.omschrijving
     if code:
+        # A chain error code decides; a bare SOAP fault or an unreadable body falls to the status.
         if code == DUPLICATE_REFERENCE and after_unknown:
-            return Outcome(OutcomeKind.DELIVERED, status, code, "already received by the GGk (earlier attempt)")
+            return Outcome(
+                OutcomeKind.DELIVERED, status, code, "already received by the GGk (earlier attempt)"
+            )
         kind = OutcomeKind.RETRYABLE if is_retryable(code) else OutcomeKind.PERMANENT
         return Outcome(kind, status, code, detail)
     if status in _RETRYABLE_STATUS or status >= 500:

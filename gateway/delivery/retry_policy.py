@@ -76,7 +76,8 @@ class RetryPolicy:
     @classmethod
     def from_settings(cls, settings: RetrySettings) -> RetryPolicy:
         return cls(
-            wait_exponential_jitter(settings.initial_delay_s, settings.multiplier, settings.max_delay_s,
-                                    settings.jitter_s),
+            wait_exponential_jitter(
+                settings.initial_delay_s, settings.multiplier, settings.max_delay_s, settings.jitter_s
+            ),
             stop_after_days(settings.horizon_days),
         )

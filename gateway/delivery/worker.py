@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,9 +26,9 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy import func, select, update
 
+from gateway.delivery.ggk_transport import Transport
 from gateway.delivery.outcome import Outcome, OutcomeKind
 from gateway.delivery.retry_policy import RetryPolicy
-from gateway.delivery.ggk_transport import Transport
 from gateway.events import MESSAGE_DELIVERED, MESSAGE_EXPIRED, MESSAGE_PARKED, record_event
 from gateway.runtime import Runtime
 from gateway.store.database import transaction
@@ -59,6 +59,7 @@ class DeliveryWorker:
         transports: Mapping[str, Transport],
         policy: RetryPolicy | None = None,
         worker_id: str | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.runtime = runtime
         self.transports = transports
@@ -67,6 +68,7 @@ class DeliveryWorker:
         self.settings = runtime.settings.delivery
         self._wake = threading.Event()
         self._executor = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="delivery")
+        self._on_close = on_close
 
     # -- the loop ---------------------------------------------------------------
 
@@ -86,8 +88,15 @@ class DeliveryWorker:
             if handled == 0:
                 self._wake.wait(self.settings.poll_interval_s)
                 self._wake.clear()
-        self._executor.shutdown(wait=True)
+        self.close()
         log.info("delivery_worker_stopped", worker=self.worker_id)
+
+    def close(self) -> None:
+        """Finish in-flight sends and release connections."""
+        self._executor.shutdown(wait=True)
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
 
     def run_once(self) -> int:
         """Rescue, claim one batch, deliver it concurrently. Returns the batch size."""
@@ -108,14 +117,24 @@ class DeliveryWorker:
     def rescue_expired_leases(self) -> int:
         now = self.runtime.clock.now()
         with transaction(self.runtime.sessions) as session:
-            rescued = session.execute(
-                update(Message)
-                .where(Message.state == MessageState.SENDING, Message.lease_expires_at < now)
-                .values(state=MessageState.QUEUED, lease_owner=None, lease_expires_at=None, next_attempt_at=now,
-                        last_outcome=OutcomeKind.UNKNOWN.value, updated_at=now,
-                        last_error="lease expired while sending (worker crashed or stalled); re-queued")
-                .returning(Message.id)
-            ).scalars().all()
+            rescued = (
+                session.execute(
+                    update(Message)
+                    .where(Message.state == MessageState.SENDING, Message.lease_expires_at < now)
+                    .values(
+                        state=MessageState.QUEUED,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        next_attempt_at=now,
+                        last_outcome=OutcomeKind.UNKNOWN.value,
+                        updated_at=now,
+                        last_error="lease expired while sending (worker crashed or stalled); re-queued",
+                    )
+                    .returning(Message.id)
+                )
+                .scalars()
+                .all()
+            )
         for message_id in rescued:
             log.warning("lease_rescued", message_id=message_id, worker=self.worker_id)
         return len(rescued)
@@ -136,29 +155,51 @@ class DeliveryWorker:
             rows = session.execute(
                 update(Message)
                 .where(Message.id.in_(due), Message.state == MessageState.QUEUED)
-                .values(state=MessageState.SENDING, lease_owner=self.worker_id, lease_expires_at=lease_until,
-                        attempts=Message.attempts + 1, updated_at=now,
-                        first_attempt_at=func.coalesce(Message.first_attempt_at, now))
-                .returning(Message.id, Message.attempts, Message.party, Message.route, Message.wire_body,
-                           Message.last_outcome, Message.first_attempt_at)
+                .values(
+                    state=MessageState.SENDING,
+                    lease_owner=self.worker_id,
+                    lease_expires_at=lease_until,
+                    attempts=Message.attempts + 1,
+                    updated_at=now,
+                    first_attempt_at=func.coalesce(Message.first_attempt_at, now),
+                )
+                .returning(
+                    Message.id,
+                    Message.attempts,
+                    Message.party,
+                    Message.route,
+                    Message.wire_body,
+                    Message.last_outcome,
+                    Message.first_attempt_at,
+                )
             ).all()
         return [
-            Claimed(id=r.id, attempt=r.attempts, party=r.party, route=r.route, wire_body=r.wire_body,
-                    after_unknown=r.last_outcome == OutcomeKind.UNKNOWN.value,
-                    first_attempt_at=r.first_attempt_at or now)
+            Claimed(
+                id=r.id,
+                attempt=r.attempts,
+                party=r.party,
+                route=r.route,
+                wire_body=r.wire_body,
+                after_unknown=r.last_outcome == OutcomeKind.UNKNOWN.value,
+                first_attempt_at=r.first_attempt_at or now,
+            )
             for r in rows
         ]
 
     # -- one message --------------------------------------------------------------
 
     def deliver(self, claimed: Claimed) -> Outcome:
-        structlog.contextvars.bind_contextvars(message_id=claimed.id, route=claimed.route, attempt=claimed.attempt)
+        structlog.contextvars.bind_contextvars(
+            message_id=claimed.id, route=claimed.route, attempt=claimed.attempt
+        )
         try:
             started = self.runtime.clock.now()
             t0 = time.monotonic()
             transport = self.transports.get(claimed.party)
             if transport is None:
-                outcome = Outcome(OutcomeKind.PERMANENT, detail=f"no transport configured for party {claimed.party}")
+                outcome = Outcome(
+                    OutcomeKind.PERMANENT, detail=f"no transport configured for party {claimed.party}"
+                )
             else:
                 outcome = transport.send(claimed.wire_body, after_unknown=claimed.after_unknown)
             duration_ms = int((time.monotonic() - t0) * 1000)
@@ -174,7 +215,9 @@ class DeliveryWorker:
     def _record(self, claimed: Claimed, outcome: Outcome, started: datetime, duration_ms: int) -> None:
         now = self.runtime.clock.now()
         values: dict[str, object] = {
-            "lease_owner": None, "lease_expires_at": None, "updated_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": now,
             "last_outcome": outcome.kind.value,
             "last_error": None if outcome.kind is OutcomeKind.DELIVERED else _error_text(outcome),
         }
@@ -193,28 +236,63 @@ class DeliveryWorker:
             else:
                 values.update(state=MessageState.QUEUED, next_attempt_at=next_at)
         with transaction(self.runtime.sessions) as session:
-            applied = session.execute(
+            guarded = (
                 update(Message)
-                .where(Message.id == claimed.id, Message.state == MessageState.SENDING,
-                       Message.lease_owner == self.worker_id)
+                .where(
+                    Message.id == claimed.id,
+                    Message.state == MessageState.SENDING,
+                    Message.lease_owner == self.worker_id,
+                )
                 .values(**values)
-            ).rowcount == 1
+            )
+            applied = _rowcount(session.execute(guarded)) == 1
             if not applied and outcome.kind is OutcomeKind.DELIVERED:
                 # The answer overtook us (a fast retour) or a rescuer re-queued the message:
                 # it still arrived, so remember when.
-                session.execute(update(Message).where(Message.id == claimed.id, Message.delivered_at.is_(None))
-                                .values(delivered_at=now))
-            session.add(DeliveryAttempt(
-                message_id=claimed.id, attempt_no=claimed.attempt, worker=self.worker_id, started_at=started,
-                finished_at=now, duration_ms=duration_ms, outcome=outcome.kind.value,
-                http_status=outcome.http_status, code=outcome.code, detail=outcome.detail, applied=applied,
-            ))
+                session.execute(
+                    update(Message)
+                    .where(Message.id == claimed.id, Message.delivered_at.is_(None))
+                    .values(delivered_at=now)
+                )
+            session.add(
+                DeliveryAttempt(
+                    message_id=claimed.id,
+                    attempt_no=claimed.attempt,
+                    worker=self.worker_id,
+                    started_at=started,
+                    finished_at=now,
+                    duration_ms=duration_ms,
+                    outcome=outcome.kind.value,
+                    http_status=outcome.http_status,
+                    code=outcome.code,
+                    detail=outcome.detail,
+                    applied=applied,
+                )
+            )
             if applied and event is not None:
-                record_event(session, self.runtime, event, message_id=claimed.id, code=outcome.code,
-                             detail=outcome.detail)
-        log.info("delivery_attempt", outcome=outcome.kind.value, http_status=outcome.http_status,
-                 code=outcome.code, duration_ms=duration_ms, applied=applied,
-                 state=values.get("state") if applied else None)
+                record_event(
+                    session,
+                    self.runtime,
+                    event,
+                    message_id=claimed.id,
+                    code=outcome.code,
+                    detail=outcome.detail,
+                )
+        log.info(
+            "delivery_attempt",
+            outcome=outcome.kind.value,
+            http_status=outcome.http_status,
+            code=outcome.code,
+            duration_ms=duration_ms,
+            applied=applied,
+            state=values.get("state") if applied else None,
+        )
+
+
+def _rowcount(result: object) -> int:
+    """Rows an UPDATE touched (``CursorResult.rowcount``; the ORM's typing hides it)."""
+    count: int = result.rowcount  # type: ignore[attr-defined]
+    return count
 
 
 def _error_text(outcome: Outcome) -> str:

@@ -59,7 +59,9 @@ def handle_ggk_soap(runtime: Runtime, body: bytes, soap_action: str | None) -> S
             return _handle_du01(runtime, body, envelope)
         if request.operation == "Fo01":
             return _handle_fo01(runtime, body, parse_fo01(request.element))
-        raise EnvelopeError("StUF058", "server", "inbound heenberichten (Di01) are not accepted on this endpoint yet")
+        raise EnvelopeError(
+            "StUF058", "server", "inbound heenberichten (Di01) are not accepted on this endpoint yet"
+        )
     except EnvelopeError as exc:
         _store_invalid(runtime, body, exc)
         log.warning("inbound_refused", code=exc.code, reason=exc.omschrijving)
@@ -76,8 +78,16 @@ def _bv03(runtime: Runtime, to: Systeem, cross_ref: str) -> SoapReply:
 
 def _store_invalid(runtime: Runtime, body: bytes, exc: EnvelopeError) -> None:
     with transaction(runtime.sessions) as session:
-        session.add(InboundMessage(party=PARTY_GGK, operation="unknown", status="invalid", error=str(exc),
-                                   body=body, received_at=runtime.clock.now()))
+        session.add(
+            InboundMessage(
+                party=PARTY_GGK,
+                operation="unknown",
+                status="invalid",
+                error=str(exc),
+                body=body,
+                received_at=runtime.clock.now(),
+            )
+        )
 
 
 def _handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapReply:
@@ -88,10 +98,17 @@ def _handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> Soap
                 log.info("inbound_duplicate", referentienummer=envelope.referentienummer)
                 return _bv03(runtime, envelope.zender, envelope.referentienummer)
             inbound = InboundMessage(
-                party=PARTY_GGK, operation="ggk_Du01", message_type=envelope.functie,
-                referentienummer=envelope.referentienummer, cross_refnummer=envelope.cross_refnummer,
-                sender=envelope.zender.organisatie, receiver=envelope.ontvanger.organisatie,
-                status="unmatched", body=body, payload=envelope.payload, received_at=now,
+                party=PARTY_GGK,
+                operation="ggk_Du01",
+                message_type=envelope.functie,
+                referentienummer=envelope.referentienummer,
+                cross_refnummer=envelope.cross_refnummer,
+                sender=envelope.zender.organisatie,
+                receiver=envelope.ontvanger.organisatie,
+                status="unmatched",
+                body=body,
+                payload=envelope.payload,
+                received_at=now,
             )
             session.add(inbound)
             message = session.scalars(
@@ -99,10 +116,20 @@ def _handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> Soap
             ).first()
             if message is None:
                 session.flush()
-                record_event(session, runtime, INBOUND_UNMATCHED, inbound_id=inbound.id,
-                             type=envelope.functie, cross_refnummer=envelope.cross_refnummer)
-                log.warning("inbound_unmatched", inbound_id=inbound.id, functie=envelope.functie,
-                            cross_refnummer=envelope.cross_refnummer)
+                record_event(
+                    session,
+                    runtime,
+                    INBOUND_UNMATCHED,
+                    inbound_id=inbound.id,
+                    type=envelope.functie,
+                    cross_refnummer=envelope.cross_refnummer,
+                )
+                log.warning(
+                    "inbound_unmatched",
+                    inbound_id=inbound.id,
+                    functie=envelope.functie,
+                    cross_refnummer=envelope.cross_refnummer,
+                )
                 return _bv03(runtime, envelope.zender, envelope.referentienummer)
             inbound.matched_message_id = message.id
             try:
@@ -111,10 +138,20 @@ def _handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> Soap
                 inbound.status = "invalid"
                 inbound.error = f"{exc.code}: {exc.reason}"
                 session.flush()
-                log.warning("inbound_payload_invalid", inbound_id=inbound.id, message_id=message.id, code=exc.code)
-                return SoapReply(500, render_fo03_fault(exc.code, "client", exc.reason, zender=_gemeente(runtime),
-                                                        ontvanger=envelope.zender,
-                                                        cross_ref=envelope.referentienummer))
+                log.warning(
+                    "inbound_payload_invalid", inbound_id=inbound.id, message_id=message.id, code=exc.code
+                )
+                return SoapReply(
+                    500,
+                    render_fo03_fault(
+                        exc.code,
+                        "client",
+                        exc.reason,
+                        zender=_gemeente(runtime),
+                        ontvanger=envelope.zender,
+                        cross_ref=envelope.referentienummer,
+                    ),
+                )
             codes = list(retour.all_codes())
             inbound.retour_codes = codes
             inbound.status = "matched"
@@ -127,18 +164,26 @@ def _handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> Soap
 
 
 def _seen_before(session: Session, referentienummer: str) -> bool:
-    return session.scalar(
-        select(InboundMessage.id).where(InboundMessage.referentienummer == referentienummer)
-    ) is not None
+    return (
+        session.scalar(select(InboundMessage.id).where(InboundMessage.referentienummer == referentienummer))
+        is not None
+    )
 
 
-def _apply_retour(session: Session, runtime: Runtime, message: Message, inbound: InboundMessage,
-                  codes: list[str], product_codes: dict[int, tuple[str, ...]]) -> None:
+def _apply_retour(
+    session: Session,
+    runtime: Runtime,
+    message: Message,
+    inbound: InboundMessage,
+    codes: list[str],
+    product_codes: dict[int, tuple[str, ...]],
+) -> None:
     if message.state not in MessageState.AWAITING_ANSWER:
         inbound.status = "duplicate"
         inbound.error = f"message {message.id} was already {message.state}"
-        log.warning("retour_for_finished_message", message_id=message.id, state=message.state,
-                    inbound_id=inbound.id)
+        log.warning(
+            "retour_for_finished_message", message_id=message.id, state=message.state, inbound_id=inbound.id
+        )
         return
     refused = [c for c in codes if c not in _NON_ERROR_CODES]
     now = runtime.clock.now()
@@ -152,9 +197,19 @@ def _apply_retour(session: Session, runtime: Runtime, message: Message, inbound:
     message.updated_at = now
     for link in session.scalars(select(MessageToewijzing).where(MessageToewijzing.message_id == message.id)):
         link.retour_codes = list(product_codes.get(link.toewijzing_id, ()))
-    record_event(session, runtime, RETOUR_RECEIVED, message_id=message.id, beschikking_id=message.beschikking_id,
-                 type=inbound.message_type, retour_codes=codes, refused=bool(refused))
-    log.info("retour_received", message_id=message.id, inbound_id=inbound.id, codes=codes, state=message.state)
+    record_event(
+        session,
+        runtime,
+        RETOUR_RECEIVED,
+        message_id=message.id,
+        beschikking_id=message.beschikking_id,
+        type=inbound.message_type,
+        retour_codes=codes,
+        refused=bool(refused),
+    )
+    log.info(
+        "retour_received", message_id=message.id, inbound_id=inbound.id, codes=codes, state=message.state
+    )
 
 
 def _handle_fo01(runtime: Runtime, body: bytes, fo01: Fo01) -> SoapReply:
@@ -164,10 +219,18 @@ def _handle_fo01(runtime: Runtime, body: bytes, fo01: Fo01) -> SoapReply:
             if _seen_before(session, fo01.referentienummer):
                 return _bv03(runtime, fo01.zender, fo01.referentienummer)
             inbound = InboundMessage(
-                party=PARTY_GGK, operation="Fo01", message_type="Fo01", referentienummer=fo01.referentienummer,
-                cross_refnummer=fo01.cross_ref, sender=fo01.zender.organisatie,
-                receiver=fo01.ontvanger.organisatie, status="unmatched", retour_codes=[fo01.code],
-                error=f"{fo01.code}: {fo01.omschrijving}", body=body, received_at=now,
+                party=PARTY_GGK,
+                operation="Fo01",
+                message_type="Fo01",
+                referentienummer=fo01.referentienummer,
+                cross_refnummer=fo01.cross_ref,
+                sender=fo01.zender.organisatie,
+                receiver=fo01.ontvanger.organisatie,
+                status="unmatched",
+                retour_codes=[fo01.code],
+                error=f"{fo01.code}: {fo01.omschrijving}",
+                body=body,
+                received_at=now,
             )
             session.add(inbound)
             session.flush()
@@ -175,10 +238,17 @@ def _handle_fo01(runtime: Runtime, body: bytes, fo01: Fo01) -> SoapReply:
                 select(Message).where(Message.referentienummer == fo01.cross_ref).with_for_update()
             ).first()
             if message is None:
-                record_event(session, runtime, INBOUND_UNMATCHED, inbound_id=inbound.id, type="Fo01",
-                             cross_refnummer=fo01.cross_ref)
-                log.warning("inbound_unmatched", inbound_id=inbound.id, functie="Fo01",
-                            cross_refnummer=fo01.cross_ref)
+                record_event(
+                    session,
+                    runtime,
+                    INBOUND_UNMATCHED,
+                    inbound_id=inbound.id,
+                    type="Fo01",
+                    cross_refnummer=fo01.cross_ref,
+                )
+                log.warning(
+                    "inbound_unmatched", inbound_id=inbound.id, functie="Fo01", cross_refnummer=fo01.cross_ref
+                )
             else:
                 inbound.matched_message_id = message.id
                 inbound.status = "matched"
@@ -189,9 +259,15 @@ def _handle_fo01(runtime: Runtime, body: bytes, fo01: Fo01) -> SoapReply:
                     message.retour_codes = [fo01.code]
                     message.last_error = f"Fo01 {fo01.code}: {fo01.omschrijving}"
                     message.updated_at = now
-                    record_event(session, runtime, MESSAGE_REJECTED, message_id=message.id,
-                                 beschikking_id=message.beschikking_id, code=fo01.code,
-                                 omschrijving=fo01.omschrijving)
+                    record_event(
+                        session,
+                        runtime,
+                        MESSAGE_REJECTED,
+                        message_id=message.id,
+                        beschikking_id=message.beschikking_id,
+                        code=fo01.code,
+                        omschrijving=fo01.omschrijving,
+                    )
                 log.warning("message_rejected_fo01", message_id=message.id, code=fo01.code)
     except IntegrityError:
         log.info("inbound_duplicate", referentienummer=fo01.referentienummer)

@@ -1,0 +1,15 @@
+"""A runnable fake of the GGk and the zorgaanbieders behind it (see ``README.md`` here)."""
+
+from mocks.ggk.aanbieders import MOCK_AANBIEDERS, is_mock_agb
+from mocks.ggk.app import MockGgk, MockGgkConfig, create_app
+from mocks.ggk.behaviour import Behaviour, RuleBook
+
+__all__ = [
+    "MOCK_AANBIEDERS",
+    "Behaviour",
+    "MockGgk",
+    "MockGgkConfig",
+    "RuleBook",
+    "create_app",
+    "is_mock_agb",
+]

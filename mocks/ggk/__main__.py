@@ -1,0 +1,29 @@
+"""Run the mock GGk: ``python -m mocks.ggk --port 8081 --callback-url http://127.0.0.1:8080/ggk/soap``."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from mocks.ggk.app import MockGgkConfig, create_app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m mocks.ggk", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--callback-url", required=True, help="the gateway's inbound GGk SOAP endpoint")
+    parser.add_argument("--retour-delay", type=float, default=0.5, help="seconds before the retour is sent")
+    parser.add_argument("--callback-attempts", type=int, default=10)
+    args = parser.parse_args(argv)
+    config = MockGgkConfig(
+        callback_url=args.callback_url,
+        retour_delay_s=args.retour_delay,
+        callback_attempts=args.callback_attempts,
+    )
+    uvicorn.run(create_app(config), host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""What a mock aanbieder answers to a heenbericht: a Du01 with its 302 retour, or a Fo01.
+
+Pure: takes the decoded Di01 and the rule in force, returns the SOAP request to post
+back to the gemeente. The payload is handled by the project's own iJw/iWmo connector,
+exactly as the gateway would handle an inbound 301, so the mock checks what the real
+receiving side checks: a payload that fails its XSD earns a Fo01 with StUF055.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from connectors.ggk import (
+    Heenbericht,
+    Operation,
+    Retourbericht,
+    Systeem,
+    new_referentienummer,
+    render_du01,
+    render_fo01,
+    soap_headers,
+    soap_request,
+)
+from connectors.istandaard import PayloadRejected, parse_toewijzing, render_toewijzing_retour
+from mocks.ggk.aanbieders import AANBIEDER_APPLICATIE
+from mocks.ggk.behaviour import Behaviour
+
+#: The functies a mock aanbieder answers with a retour; other functies get none.
+ANSWERED_FUNCTIES = frozenset({"JW301", "WMO301"})
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A SOAP request for the gemeente's inbound endpoint, and what it means for the ledger."""
+
+    operation: Operation
+    body: bytes
+    headers: dict[str, str]
+    #: ``retour_sent`` or ``fo01_sent:<code>`` once delivered.
+    outcome: str
+    referentienummer: str
+
+
+def answer_heenbericht(h: Heenbericht, behaviour: Behaviour, *, now: datetime) -> Answer | None:
+    """The aanbieder's answer to ``h`` under ``behaviour``; ``None`` when it sends nothing."""
+    if behaviour.mode == "no_retour" or h.functie.upper() not in ANSWERED_FUNCTIES:
+        return None
+    agb = h.ontvanger.organisatie
+    aanbieder = Systeem(organisatie=agb, applicatie=AANBIEDER_APPLICATIE)
+    gemeente = Systeem(organisatie=h.zender.organisatie, applicatie="GGk")
+    try:
+        heen = parse_toewijzing(h.payload)
+    except PayloadRejected as exc:
+        ref = new_referentienummer()
+        body = render_fo01(
+            exc.code or "StUF055",
+            "client",
+            exc.reason,
+            zender=aanbieder,
+            ontvanger=gemeente,
+            cross_ref=h.referentienummer,
+            referentienummer=ref,
+            details=f"{h.functie}-{h.applicatie_versie}{h.applicatie_subversie}",
+            tijdstip=now,
+        )
+        return Answer("Fo01", body, soap_headers("Fo01"), f"fo01_sent:{exc.code}", ref)
+
+    identificatie_retour = uuid.uuid4().hex[:12]
+    header_codes: tuple[str, ...] = ()
+    client_codes: tuple[str, ...] = ()
+    product_codes: dict[int, list[str]] | None = None
+    if behaviour.mode == "reject":
+        if behaviour.level == "header" or not heen.producten:
+            header_codes = tuple(behaviour.retour_codes())
+        else:
+            product_codes = {p.toewijzingnummer: behaviour.retour_codes() for p in heen.producten}
+    retour = render_toewijzing_retour(
+        heen,
+        identificatie_retour=identificatie_retour,
+        dagtekening_retour=now.date(),
+        header_codes=header_codes,
+        client_codes=client_codes,
+        product_codes=product_codes,
+    )
+    ref = new_referentienummer()
+    du01 = Retourbericht(
+        zender=aanbieder,
+        ontvanger=gemeente,
+        referentienummer=ref,
+        cross_refnummer=h.referentienummer,
+        tijdstip=now,
+        functie=heen.header.law.function_name(302),
+        payload=retour,
+        referentienummer_bericht=identificatie_retour,
+        cross_refnummer_bericht=heen.header.identificatie,
+        functie_versie=h.functie_versie,
+        functie_subversie=h.functie_subversie,
+    )
+    body, headers = soap_request(render_du01(du01), "ggk_Du01")
+    return Answer("ggk_Du01", body, headers, "retour_sent", ref)

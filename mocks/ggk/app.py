@@ -1,0 +1,312 @@
+"""The mock GGk: a SOAP endpoint that takes Di01 envelopes as the GGk does, and mock
+aanbieders that answer them asynchronously with a Du01 (302 retour) or a Fo01.
+
+What it checks synchronously, in the GGk's order and with the GGk's codes: size (IB007),
+envelope XSD (RIN001), UUID v4 (IB009), sender is a gemeente (IB213), receiver is a
+routable AGB code (IB210), referentienummer not seen before (IB016). Then Bv03, and -
+after ``retour_delay_s``, in the background - the aanbieder's answer is posted to the
+gateway's inbound endpoint (``callback_url``), retried with backoff while the gateway is
+unreachable, as the real chain keeps a message until it is delivered.
+
+Tests steer it through :class:`~mocks.ggk.behaviour.Behaviour` rules (``PUT
+/_mock/behaviour`` or ``app.state.ggk.rules.set(...)``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+import structlog
+from fastapi import FastAPI, Request, Response
+from lxml import etree
+from pydantic import BaseModel, Field
+
+from connectors.ggk import (
+    GGK_SYSTEEM,
+    MAX_ENVELOPE_BYTES,
+    EnvelopeError,
+    Heenbericht,
+    Systeem,
+    new_referentienummer,
+    parse_envelope,
+    parse_fo01,
+    parse_soap_request,
+    parse_soap_response,
+    render_bv03,
+    render_fo03_fault,
+)
+from connectors.ggk.envelope import STUF_NS
+from mocks.ggk.aanbieder import Answer, answer_heenbericht
+from mocks.ggk.aanbieders import MOCK_AANBIEDERS, is_gemeentecode, is_mock_agb
+from mocks.ggk.behaviour import Behaviour, RuleBook
+from mocks.ggk.ledger import Ledger
+
+log = structlog.get_logger("mocks.ggk")
+
+_SOAP_MEDIA_TYPE = "text/xml; charset=utf-8"
+
+
+class MockGgkConfig(BaseModel):
+    """How one mock GGk instance runs. It accepts messages from any gemeentecode."""
+
+    #: The gateway's inbound SOAP endpoint, e.g. ``http://127.0.0.1:8080/ggk/soap``.
+    callback_url: str
+    #: Delay between the Bv03 and the aanbieder's retour (or Fo01).
+    retour_delay_s: float = Field(default=0.5, ge=0)
+    #: Attempts to deliver one callback before giving up.
+    callback_attempts: int = Field(default=10, ge=1)
+    #: First backoff between callback attempts; doubles per attempt up to ``callback_backoff_max_s``.
+    callback_backoff_s: float = Field(default=0.2, ge=0)
+    callback_backoff_max_s: float = Field(default=5.0, ge=0)
+    callback_timeout_s: float = Field(default=10.0, gt=0)
+    #: Rules in force from the start.
+    behaviours: list[Behaviour] = Field(default_factory=list)
+
+
+class MockGgk:
+    """The state of one mock: its rules, its ledger and its pending callbacks."""
+
+    def __init__(self, config: MockGgkConfig) -> None:
+        self.config = config
+        self.rules = RuleBook(config.behaviours)
+        self.ledger = Ledger()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def reset(self) -> None:
+        """Forget rules and ledger (pending callbacks are cancelled by ``POST /_mock/reset``)."""
+        self.rules.reset()
+        self.ledger.reset()
+
+    def cancel_pending(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    # --- the SOAP endpoint -----------------------------------------------------------------------
+
+    async def handle_soap(self, body: bytes, soap_action: str | None) -> Response:
+        try:
+            inbound = parse_soap_request(body, soap_action)
+        except EnvelopeError as exc:
+            self.ledger.seen(
+                referentienummer=None,
+                operation="unknown",
+                functie=None,
+                zender=None,
+                ontvanger=None,
+                outcome=f"fo03:{exc.code}",
+            )
+            return _fault(exc)
+        if inbound.operation == "Fo01":
+            return self._take_fo01(inbound.element)
+        ref = _peek(inbound.element, "referentienummer")
+        try:
+            envelope = parse_envelope(inbound.element)
+        except EnvelopeError as exc:
+            self.ledger.seen(
+                referentienummer=ref,
+                operation=inbound.operation,
+                functie=_peek(inbound.element, "functie"),
+                zender=None,
+                ontvanger=None,
+                outcome=f"fo03:{exc.code}",
+            )
+            return _fault(exc, cross_ref=ref or "")
+        ref = envelope.referentienummer
+        sender, receiver = envelope.zender.organisatie, envelope.ontvanger.organisatie
+        meta: dict[str, Any] = {
+            "referentienummer": ref,
+            "operation": inbound.operation,
+            "functie": envelope.functie,
+            "zender": sender,
+            "ontvanger": receiver,
+        }
+
+        refusal: EnvelopeError | None = None
+        if not is_gemeentecode(sender):
+            refusal = EnvelopeError.of("IB213", f"zender {sender[:20]!r} is not a gemeentecode")
+        elif not is_mock_agb(receiver):
+            refusal = EnvelopeError.of("IB210", f"ontvanger {receiver[:20]!r} is not a known AGB code")
+        elif self.ledger.is_accepted(ref):
+            self.ledger.count_duplicate(ref)
+            log.info("mock_ggk_duplicate", referentienummer=ref, functie=envelope.functie)
+            return _fault(EnvelopeError.of("IB016", ref), cross_ref=ref, ontvanger=envelope.zender)
+        if refusal is not None:
+            self.ledger.seen(**meta, outcome=f"fo03:{refusal.code}")
+            return _fault(refusal, cross_ref=ref, ontvanger=envelope.zender)
+
+        self.ledger.seen(**meta, outcome="received")
+        behaviour = self.rules.take(receiver)
+        if behaviour.mode == "fail":
+            self.ledger.update(ref, outcome=f"failed:{behaviour.status}")
+            return _unavailable(behaviour.status)
+        if behaviour.mode == "ggk_error":
+            self.ledger.update(ref, outcome=f"fo03:{behaviour.ggk_code}")
+            return _fault(EnvelopeError.of(behaviour.ggk_code), cross_ref=ref, ontvanger=envelope.zender)
+
+        self.ledger.update(ref, accepted=True, outcome="accepted")
+        log.info("mock_ggk_accepted", referentienummer=ref, functie=envelope.functie, mode=behaviour.mode)
+        if isinstance(envelope, Heenbericht):
+            if behaviour.mode == "no_retour":
+                self.ledger.update(ref, outcome="no_retour")
+            else:
+                self._spawn(self._answer_later(envelope, behaviour))
+        answer = render_bv03(GGK_SYSTEEM, envelope.zender, new_referentienummer(), ref)
+        if behaviour.mode == "timeout":
+            await asyncio.sleep(behaviour.delay_s)
+        return Response(answer, media_type=_SOAP_MEDIA_TYPE)
+
+    def _take_fo01(self, element: etree._Element) -> Response:
+        try:
+            fo01 = parse_fo01(element)
+        except EnvelopeError as exc:
+            self.ledger.seen(
+                referentienummer=None,
+                operation="Fo01",
+                functie=None,
+                zender=None,
+                ontvanger=None,
+                outcome=f"fo03:{exc.code}",
+            )
+            return _fault(exc)
+        self.ledger.seen(
+            referentienummer=fo01.referentienummer,
+            operation="Fo01",
+            functie=None,
+            zender=fo01.zender.organisatie,
+            ontvanger=fo01.ontvanger.organisatie,
+            outcome=f"accepted:{fo01.code}",
+        )
+        self.ledger.update(fo01.referentienummer, accepted=True)
+        answer = render_bv03(GGK_SYSTEEM, fo01.zender, new_referentienummer(), fo01.referentienummer)
+        return Response(answer, media_type=_SOAP_MEDIA_TYPE)
+
+    # --- the aanbieder's asynchronous answer -----------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer_later(self, h: Heenbericht, behaviour: Behaviour) -> None:
+        await asyncio.sleep(self.config.retour_delay_s)
+        ref = h.referentienummer
+        try:
+            # Parsing and validating the payload is CPU work: keep it off the event loop.
+            answer = await asyncio.to_thread(answer_heenbericht, h, behaviour, now=datetime.now())
+        except Exception as exc:  # a bug in the mock must not kill the server; make it visible
+            log.error("mock_ggk_answer_failed", referentienummer=ref, error_type=type(exc).__name__)
+            self.ledger.update(ref, outcome="aanbieder_error")
+            return
+        if answer is None:
+            self.ledger.update(ref, outcome="no_retour")
+            return
+        result = await self._deliver(answer)
+        self.ledger.callback_done(result is None)
+        self.ledger.update(
+            ref,
+            outcome=answer.outcome if result is None else result,
+            retour_referentienummer=answer.referentienummer,
+        )
+
+    async def _deliver(self, answer: Answer) -> str | None:
+        """Post ``answer`` until the gateway answers Bv03; ``None`` when delivered, else why not."""
+        cfg = self.config
+        reason = "callback_failed:no_attempt"
+        async with httpx.AsyncClient(timeout=cfg.callback_timeout_s) as client:
+            for attempt in range(cfg.callback_attempts):
+                if attempt:
+                    await asyncio.sleep(
+                        min(cfg.callback_backoff_s * 2 ** (attempt - 1), cfg.callback_backoff_max_s)
+                    )
+                try:
+                    response = await client.post(
+                        cfg.callback_url, content=answer.body, headers=answer.headers
+                    )
+                except httpx.HTTPError as exc:
+                    reason = f"callback_failed:{type(exc).__name__}"
+                    continue
+                result = parse_soap_response(response.status_code, response.content)
+                if result.accepted:
+                    log.info("mock_ggk_callback_delivered", operation=answer.operation, attempt=attempt + 1)
+                    return None
+                reason = f"callback_refused:{result.code or result.kind}:{response.status_code}"
+                if not result.retryable:
+                    break
+        log.warning("mock_ggk_callback_gave_up", operation=answer.operation, reason=reason)
+        return reason
+
+
+def create_app(config: MockGgkConfig) -> FastAPI:
+    """The mock GGk as an ASGI app; its state is ``app.state.ggk`` (:class:`MockGgk`)."""
+    mock = MockGgk(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        mock.cancel_pending()
+
+    app = FastAPI(title="Mock GGk + aanbieders", lifespan=lifespan)
+    app.state.ggk = mock
+
+    @app.post("/ggk/soap")
+    async def soap(request: Request) -> Response:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_ENVELOPE_BYTES:
+            return _fault(EnvelopeError.of("IB007", f"request is {declared} bytes"))
+        return await mock.handle_soap(await request.body(), request.headers.get("soapaction"))
+
+    @app.put("/_mock/behaviour")
+    def put_behaviour(behaviour: Behaviour) -> dict[str, Any]:
+        mock.rules.set(behaviour)
+        return {"behaviours": [b.model_dump() for b in mock.rules.current()]}
+
+    @app.get("/_mock/behaviour")
+    def get_behaviour() -> dict[str, Any]:
+        return {"behaviours": [b.model_dump() for b in mock.rules.current()]}
+
+    @app.post("/_mock/reset")
+    def reset() -> dict[str, str]:
+        mock.cancel_pending()
+        mock.reset()
+        return {"status": "reset"}
+
+    @app.get("/_mock/received")
+    def received() -> list[dict[str, Any]]:
+        return mock.ledger.listing()
+
+    @app.get("/_mock/stats")
+    def stats() -> dict[str, int]:
+        return mock.ledger.stats()
+
+    @app.get("/_mock/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "aanbieders": MOCK_AANBIEDERS}
+
+    return app
+
+
+def _fault(exc: EnvelopeError, *, cross_ref: str = "", ontvanger: Systeem | None = None) -> Response:
+    body = render_fo03_fault(exc.code, exc.plek, exc.omschrijving, ontvanger=ontvanger, cross_ref=cross_ref)
+    return Response(body, status_code=500, media_type=_SOAP_MEDIA_TYPE)
+
+
+def _unavailable(status: int) -> Response:
+    """A plain SOAP fault without Fo03: the GGk is not there, the message was not taken in."""
+    body = (
+        b"<?xml version='1.0' encoding='UTF-8'?>"
+        b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        b"<soap:Fault><faultcode>soap:Server</faultcode><faultstring>Service unavailable</faultstring>"
+        b"</soap:Fault></soap:Body></soap:Envelope>"
+    )
+    return Response(body, status_code=status, media_type=_SOAP_MEDIA_TYPE)
+
+
+def _peek(element: etree._Element, name: str) -> str | None:
+    """Best-effort read of a stuurgegevens field of an envelope that failed validation."""
+    text = element.findtext(f"{{*}}stuurgegevens/{{{STUF_NS}}}{name}")
+    return text.strip()[:40] if text else None
