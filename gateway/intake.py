@@ -133,27 +133,29 @@ def accept_beschikking(
         id=beschikking.id,
         beschikkingnummer=beschikking.beschikkingnummer,
         wet=law,
-        toewijzingen=[
-            ToewijzingOut(
-                toewijzingnummer=r.id,
-                aanbieder_agb=r.aanbieder_agb,
-                categorie=r.categorie,
-                productcode=r.productcode,
-                ingangsdatum=r.ingangsdatum,
-                einddatum=r.einddatum,
-            )
-            for r in rows
-        ],
-        berichten=[
-            BerichtRef(
-                id=m.id,
-                type=m.message_type,
-                state=m.state,
-                aanbieder_agb=m.receiver,
-                href=f"/api/v1/berichten/{m.id}",
-            )
-            for m in messages
-        ],
+        toewijzingen=[toewijzing_out(r) for r in rows],
+        berichten=[bericht_ref(m) for m in messages],
+    )
+
+
+def toewijzing_out(row: Toewijzing) -> ToewijzingOut:
+    return ToewijzingOut(
+        toewijzingnummer=row.id,
+        aanbieder_agb=row.aanbieder_agb,
+        categorie=row.categorie,
+        productcode=row.productcode,
+        ingangsdatum=row.ingangsdatum,
+        einddatum=row.einddatum,
+    )
+
+
+def bericht_ref(message: Message) -> BerichtRef:
+    return BerichtRef(
+        id=message.id,
+        type=message.message_type,
+        state=message.state,
+        aanbieder_agb=message.receiver,
+        href=f"/api/v1/berichten/{message.id}",
     )
 
 

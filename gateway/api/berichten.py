@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -15,7 +15,7 @@ from gateway.api.auth import require_scope
 from gateway.api.problems import PROBLEM_JSON, Problem
 from gateway.api_keys import SCOPE_BERICHTEN_READ
 from gateway.runtime import Runtime
-from gateway.store.tables import ApiClient, InboundMessage, Message, MessageState, Toewijzing
+from gateway.store.tables import ApiClient, InboundMessage, Message, MessageState, MessageToewijzing
 
 router = APIRouter(prefix="/api/v1", tags=["berichten"])
 _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "problem+json"}
@@ -106,6 +106,11 @@ def _summary_fields(m: Message) -> dict[str, Any]:
         "retour_codes": _codes(m.retour_codes),
         "href": f"/api/v1/berichten/{m.id}",
     }
+
+
+def _aware(moment: datetime) -> datetime:
+    """A filter time without a zone is read as UTC, as every time in this API is."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _get(session: Session, message_id: int) -> Message:
@@ -220,13 +225,11 @@ def list_berichten(
     if beschikking_id is not None:
         query = query.where(Message.beschikking_id == beschikking_id)
     if toewijzingnummer is not None:
-        from gateway.store.tables import MessageToewijzing
-
         query = query.join(MessageToewijzing).where(MessageToewijzing.toewijzing_id == toewijzingnummer)
     if created_from is not None:
-        query = query.where(Message.created_at >= created_from)
+        query = query.where(Message.created_at >= _aware(created_from))
     if created_until is not None:
-        query = query.where(Message.created_at < created_until)
+        query = query.where(Message.created_at < _aware(created_until))
     if cursor is not None:
         query = query.where(Message.id < cursor)
     with runtime.sessions() as session:
@@ -239,4 +242,4 @@ def list_berichten(
     )
 
 
-__all__ = ["Toewijzing", "router"]
+__all__ = ["router"]

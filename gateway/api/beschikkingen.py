@@ -6,17 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from connectors.istandaard import Law
 from gateway.api import idempotency
 from gateway.api.auth import require_scope
 from gateway.api.beschikking_models import BeschikkingIn, BeschikkingOut
 from gateway.api.problems import PROBLEM_JSON, Problem
-from gateway.api_keys import SCOPE_BESCHIKKINGEN_WRITE
-from gateway.intake import accept_beschikking
+from gateway.api_keys import SCOPE_BERICHTEN_READ, SCOPE_BESCHIKKINGEN_WRITE
+from gateway.intake import accept_beschikking, bericht_ref, toewijzing_out
 from gateway.runtime import Runtime
 from gateway.store.database import transaction
-from gateway.store.tables import ApiClient
+from gateway.store.tables import ApiClient, Beschikking, Message, Toewijzing
 
 router = APIRouter(prefix="/api/v1", tags=["beschikkingen"])
 
@@ -68,3 +70,35 @@ def post_beschikking(
             409, "conflict", "A concurrent request changed the same data; retry the request"
         ) from None
     return JSONResponse(response.body, 201, headers={"Location": f"/api/v1/beschikkingen/{result.id}"})
+
+
+@router.get(
+    "/beschikkingen/{beschikking_id}",
+    response_model=BeschikkingOut,
+    responses={401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM},
+    summary="A beschikking with its toewijzingen and the messages sent for it",
+)
+def get_beschikking(
+    beschikking_id: int,
+    request: Request,
+    _client: Annotated[ApiClient, Depends(require_scope(SCOPE_BERICHTEN_READ))],
+) -> BeschikkingOut:
+    runtime: Runtime = request.app.state.runtime
+    with runtime.sessions() as session:
+        beschikking = session.get(Beschikking, beschikking_id)
+        if beschikking is None:
+            detail = f"beschikking {beschikking_id} does not exist"
+            raise Problem(404, "not-found", "No such beschikking", detail)
+        rows = session.scalars(
+            select(Toewijzing).where(Toewijzing.beschikking_id == beschikking_id).order_by(Toewijzing.id)
+        ).all()
+        messages = session.scalars(
+            select(Message).where(Message.beschikking_id == beschikking_id).order_by(Message.id)
+        ).all()
+        return BeschikkingOut(
+            id=beschikking.id,
+            beschikkingnummer=beschikking.beschikkingnummer,
+            wet=Law(beschikking.law),
+            toewijzingen=[toewijzing_out(r) for r in rows],
+            berichten=[bericht_ref(m) for m in messages],
+        )

@@ -334,3 +334,22 @@ def test_berichten_list_filters(api: httpx.Client) -> None:
     ).json()
     assert rest["items"][0]["id"] < page["items"][0]["id"]
     assert api.get("/api/v1/berichten/999999", headers=AUTH).status_code == 404
+
+
+def test_location_of_a_beschikking_shows_its_toewijzingen_and_messages(api: httpx.Client) -> None:
+    created = api.post(URL, json=beschikking_body(), headers=AUTH)
+    shown = api.get(created.headers["location"], headers=AUTH)
+    assert shown.status_code == 200
+    assert shown.json() == created.json()
+    assert api.get("/api/v1/beschikkingen/424242", headers=AUTH).status_code == 404
+
+
+def test_berichten_filter_by_time_and_toewijzingnummer(api: httpx.Client) -> None:
+    created = api.post(URL, json=beschikking_body(), headers=AUTH).json()
+    number = created["toewijzingen"][0]["toewijzingnummer"]
+    found = api.get("/api/v1/berichten", params={"toewijzingnummer": number}, headers=AUTH).json()["items"]
+    assert [m["id"] for m in found] == [created["berichten"][0]["id"]]
+    naive = api.get("/api/v1/berichten", params={"created_from": "2000-01-01T00:00:00"}, headers=AUTH)
+    assert naive.status_code == 200 and len(naive.json()["items"]) == 1
+    later = api.get("/api/v1/berichten", params={"created_from": "2999-01-01T00:00:00Z"}, headers=AUTH)
+    assert later.json()["items"] == []
