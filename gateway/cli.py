@@ -141,8 +141,15 @@ def serve(
             )
         )
     _banner(settings, with_mocks)
-    asyncio.run(_serve_together(servers))
-    runtime.close()
+    # ``docker stop`` sends SIGTERM: shut down like Ctrl+C (gracefully, exit code 0).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        asyncio.run(_serve_together(servers))
+    except KeyboardInterrupt:
+        # uvicorn shuts down gracefully on Ctrl+C, then re-raises the captured SIGINT.
+        pass
+    finally:
+        runtime.close()
 
 
 @app.command()

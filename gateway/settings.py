@@ -119,5 +119,10 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment and file, with explicit overrides on top (CLI flags, tests)."""
-    return Settings(**overrides)
+    """Settings from the environment and file, with explicit overrides on top (CLI flags, tests).
+
+    The file's path is looked up now, not when this module was imported, so a
+    ``GATEWAY_SETTINGS_FILE`` set later (a test, an embedding program) is honoured.
+    """
+    env_file = os.environ.get("GATEWAY_SETTINGS_FILE", "gateway.env")
+    return Settings(_env_file=env_file, **overrides)

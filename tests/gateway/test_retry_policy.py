@@ -100,8 +100,9 @@ def test_next_attempt_gives_up_past_the_horizon() -> None:
     just_in = T0 + timedelta(days=1) - timedelta(seconds=10)
     assert policy.next_attempt(1, T0, just_in) == T0 + timedelta(days=1)
     assert policy.next_attempt(1, T0, just_in + timedelta(microseconds=1)) is None
-    assert policy.next_attempt(30, T0, T0 + timedelta(hours=23)) is None  # capped 1 h delay
-    assert policy.next_attempt(30, T0, T0 + timedelta(hours=22, minutes=59)) is not None
+    # With the capped one-hour delay: 23 h after the first try is the last moment to retry.
+    assert policy.next_attempt(30, T0, T0 + timedelta(hours=23)) == T0 + timedelta(days=1)
+    assert policy.next_attempt(30, T0, T0 + timedelta(hours=23, seconds=1)) is None
 
 
 def test_the_horizon_counts_from_the_first_attempt_not_from_now() -> None:
