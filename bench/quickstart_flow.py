@@ -31,7 +31,12 @@ def body(n: int) -> dict[str, object]:
             "geboortedatum": "2014-03-21",
             "geslacht": "2",
             "naam": {"achternaam": "Jansen", "voorletters": "S"},
-            "adres": {"huisnummer": 1, "postcode": "2711AA", "straatnaam": "Markt", "plaatsnaam": "Zoetermeer"},
+            "adres": {
+                "huisnummer": 1,
+                "postcode": "2711AA",
+                "straatnaam": "Markt",
+                "plaatsnaam": "Zoetermeer",
+            },
         },
         "periode": {"begindatum": f"{2030 + n}-01-01", "einddatum": f"{2030 + n}-06-30"},
         "producten": [
@@ -46,7 +51,9 @@ def body(n: int) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--url", default="http://127.0.0.1:8080")
     parser.add_argument("--key", default=DEV_API_KEY)
     parser.add_argument("--runs", type=int, default=10)
@@ -69,8 +76,10 @@ def main() -> None:
             print(f"run {n + 1:3d}: bericht {message_id} {state} after {elapsed * 1000:7.1f} ms")
     timings.sort()
     p95 = timings[max(0, round(0.95 * len(timings)) - 1)]
-    print(f"POST -> answered: median {statistics.median(timings) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms "
-          f"over {len(timings)} runs")
+    print(
+        f"POST -> answered: median {statistics.median(timings) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms "
+        f"over {len(timings)} runs"
+    )
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -51,8 +53,16 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
     app.include_router(inbound_ggk.router)
 
     @app.middleware("http")
-    async def _wake_worker(request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
+    async def _correlate_and_wake(request, call_next):  # type: ignore[no-untyped-def]
+        # Every log line of this request carries its id; a caller's X-Request-ID is reused.
+        supplied = request.headers.get("x-request-id", "")
+        request_id = supplied if 0 < len(supplied) <= 64 and supplied.isprintable() else uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            response = await call_next(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+        response.headers["X-Request-ID"] = request_id
         if worker is not None and request.method == "POST" and response.status_code < 300:
             worker.wake()
         return response

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from connectors.istandaard import Law, render_toewijzing
 from connectors.istandaard.codelists import MAX_TOEWIJZINGNUMMER
+from connectors.istandaard.model import Toewijzingsbericht
+from connectors.xsd import SchemaValidationError
 from gateway.api.beschikking_models import (
     BerichtRef,
     BeschikkingIn,
@@ -164,7 +166,7 @@ def _enqueue_301(session: Session, runtime: Runtime, law: Law, beschikking: Besc
     rows = current_toewijzingen(session, law=law, bsn_hash=beschikking.bsn_hash, agb=agb, today=today)
 
     def render(identificatie: str) -> bytes:
-        return render_toewijzing(
+        return render_checked(
             build_toewijzingsbericht(
                 law=law,
                 gemeentecode=runtime.settings.gemeentecode,
@@ -188,6 +190,26 @@ def _enqueue_301(session: Session, runtime: Runtime, law: Law, beschikking: Besc
     )
     session.add_all(MessageToewijzing(message_id=message.id, toewijzing_id=row.id) for row in rows)
     return message
+
+
+def render_checked(bericht: Toewijzingsbericht) -> bytes:
+    """Render, turning a schema violation the intake rules did not foresee into a 422.
+
+    The rules above catch what a back-office can get wrong; this is the safety net for
+    the rest (a name longer than the standard allows, ...). Nothing is stored.
+    """
+    try:
+        return render_toewijzing(bericht)
+    except SchemaValidationError as exc:
+        first = exc.violations[0] if exc.violations else None
+        detail = first.message if first else str(exc)
+        raise Problem(
+            422,
+            "message-schema",
+            "The decision cannot be expressed as a valid message",
+            f"{bericht.header.law.function_name(301)} would break the iStandaard schema: {detail}",
+            [FieldError(first.path if first else "body", "istandaard-xsd", detail)],
+        ) from None
 
 
 def _check_no_overlap_with_existing(session: Session, request: BeschikkingIn, bsn_hash: str) -> None:

@@ -33,7 +33,8 @@ class Naam(Strict):
     achternaam: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     voorvoegsel: Annotated[str, StringConstraints(max_length=10)] | None = None
     voornamen: Annotated[str, StringConstraints(max_length=200)] | None = None
-    voorletters: Annotated[str, StringConstraints(max_length=6)] | None = None
+    #: Letters only, as the standard has it ("JP", not "J.P.").
+    voorletters: Annotated[str, StringConstraints(pattern=r"^[A-Za-zÀ-ỳ]{1,6}$")] | None = None
 
 
 class Adres(Strict):

@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger("gateway.api")
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:gateway:problem:"
@@ -111,6 +114,18 @@ def install_problem_handlers(app: FastAPI) -> None:
             problem = Problem(400, "malformed-json", "The body is not valid JSON", errors[0].message, errors)
         else:
             problem = validation_problem(errors)
+        return _problem_response(problem, request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The text of an unexpected error is not shown: it may hold personal data.
+        log.exception("api_unhandled_error", path=request.url.path, error_type=type(exc).__name__)
+        problem = Problem(
+            500,
+            "internal-error",
+            "The gateway failed to handle the request",
+            "nothing was stored; the error is logged - retry later or contact the operators",
+        )
         return _problem_response(problem, request)
 
     @app.exception_handler(StarletteHTTPException)

@@ -353,3 +353,19 @@ def test_berichten_filter_by_time_and_toewijzingnummer(api: httpx.Client) -> Non
     assert naive.status_code == 200 and len(naive.json()["items"]) == 1
     later = api.get("/api/v1/berichten", params={"created_from": "2999-01-01T00:00:00Z"}, headers=AUTH)
     assert later.json()["items"] == []
+
+
+def test_data_the_rules_miss_but_the_xsd_refuses_is_a_422_not_a_500(
+    api: httpx.Client, runtime: Runtime
+) -> None:
+    long_name = {"achternaam": "Jansen", "voornamen": "   "}  # only blanks: the standard wants a letter
+    body = beschikking_body(client={**beschikking_body()["client"], "naam": long_name})  # type: ignore[dict-item]
+    response = api.post(URL, json=body, headers=AUTH)
+    assert response.status_code == 422, response.text
+    assert response.json()["type"] == "urn:gateway:problem:message-schema"
+    assert counts(runtime)["beschikkingen"] == 0
+
+
+def test_request_id_is_echoed(api: httpx.Client) -> None:
+    assert api.get("/health", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+    assert len(api.get("/health").headers["x-request-id"]) == 32
