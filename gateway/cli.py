@@ -14,6 +14,7 @@ from typing import Annotated
 import structlog
 import typer
 import uvicorn
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from gateway import __version__
@@ -48,7 +49,14 @@ def _settings(host: str | None = None, port: int | None = None) -> Settings:
         overrides["host"] = host
     if port:
         overrides["port"] = port
-    settings = load_settings(**overrides)
+    try:
+        settings = load_settings(**overrides)
+    except ValidationError as exc:
+        # One line per problem, without pydantic's echo of the input (it holds secrets).
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            typer.echo(f"invalid setting {where}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
     configure_logging(settings.log_level, json=settings.log_json)
     return settings
 

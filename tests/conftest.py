@@ -116,7 +116,7 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         "log_json": True,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 @pytest.fixture

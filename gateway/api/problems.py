@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.bsn import mask_in_text
+
 log = structlog.get_logger("gateway.api")
 
 PROBLEM_JSON = "application/problem+json"
@@ -77,7 +79,8 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     path = ""
     for part in parts:
         path += f"[{part}]" if part.isdigit() else (f".{part}" if path else part)
-    return path or "body"
+    # An unknown key is client data too (a back-office may key a mapping by BSN).
+    return mask_in_text(path) or "body"
 
 
 _RULE_NAMES = {

@@ -54,8 +54,8 @@ def test_explicit_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyP
 
 
 def test_gateway_env_in_the_working_directory_is_the_default_file(tmp_path: Path) -> None:
-    (tmp_path / "gateway.env").write_text("GATEWAY_HOST=0.0.0.0\n", encoding="utf-8")
-    assert load_settings().host == "0.0.0.0"
+    (tmp_path / "gateway.env").write_text("GATEWAY_HOST=10.1.2.3\n", encoding="utf-8")
+    assert load_settings().host == "10.1.2.3"
 
 
 def test_nested_settings_use_a_double_underscore(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,9 +70,7 @@ def test_nested_settings_use_a_double_underscore(monkeypatch: pytest.MonkeyPatch
 def test_nested_setting_from_the_file_is_overridden_per_field(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _settings_file(
-        tmp_path, "GATEWAY_RETRY__INITIAL_DELAY_S=7\nGATEWAY_RETRY__HORIZON_DAYS=2\n", monkeypatch
-    )
+    _settings_file(tmp_path, "GATEWAY_RETRY__INITIAL_DELAY_S=7\nGATEWAY_RETRY__HORIZON_DAYS=2\n", monkeypatch)
     monkeypatch.setenv("GATEWAY_RETRY__INITIAL_DELAY_S", "3")
     settings = load_settings()
     assert (settings.retry.initial_delay_s, settings.retry.horizon_days) == (3.0, 2.0)

@@ -1,0 +1,282 @@
+"""The ``gateway`` command line, as an operator uses it.
+
+``db`` and ``apikey`` run in-process through Typer's test runner against a real SQLite
+file; ``serve --with-mocks`` runs as a real subprocess on free ports and is stopped with
+SIGINT, the way Ctrl+C (or ``docker stop``'s cousin SIGTERM) ends it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import structlog
+from sqlalchemy import inspect
+from typer.testing import CliRunner, Result
+
+from gateway.app import create_app
+from gateway.cli import app
+from gateway.runtime import Runtime
+from gateway.settings import DEV_API_KEY, load_settings
+from gateway.store.database import create_db_engine
+from gateway.store.tables import Base
+from tests.conftest import PROJECT_ROOT, beschikking_body
+from tests.live_server import free_port, live_server
+
+COMMANDS = [
+    [],
+    ["serve"],
+    ["worker"],
+    ["mocks"],
+    ["db"],
+    ["db", "upgrade"],
+    ["apikey"],
+    ["apikey", "create"],
+]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A clean GATEWAY_* environment pointing at a fresh SQLite file under ``tmp_path``.
+
+    The CLI configures logging onto the runner's (temporary) stderr; the previous
+    logging setup is put back afterwards so later tests do not write to a closed stream.
+    """
+    for name in list(os.environ):
+        if name.startswith("GATEWAY_"):
+            monkeypatch.delenv(name)
+    directory = tmp_path / "data"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(directory))
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("GATEWAY_SETTINGS_FILE", str(tmp_path / "absent.env"))
+    monkeypatch.setenv("GATEWAY_LOG_JSON", "false")
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield directory
+    finally:
+        structlog.reset_defaults()
+        root.handlers, root.level = handlers, level
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+def _tables(url: str) -> set[str]:
+    engine = create_db_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "gateway")
+def test_every_command_has_help(command: list[str]) -> None:
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    assert "--help" in result.output
+
+
+def test_serve_help_names_its_options() -> None:
+    output = invoke("serve", "--help").output
+    for option in ("--with-mocks", "--host", "--port"):
+        assert option in output
+
+
+def test_db_upgrade_creates_the_tables(data_dir: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    result = invoke("db", "upgrade")
+    assert result.exit_code == 0, result.output + str(result.exception)
+    assert "database at head" in result.stdout
+    assert {t.name for t in Base.metadata.sorted_tables} <= _tables(url)
+    assert invoke("db", "upgrade").exit_code == 0  # again: nothing to do, no error
+
+
+def test_db_upgrade_without_a_database_url_uses_the_data_dir(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GATEWAY_DATABASE_URL")
+    data_dir.mkdir()
+    result = invoke("db", "upgrade")
+    assert result.exit_code == 0, result.output + str(result.exception)
+    assert (data_dir / "gateway.db").is_file()
+    assert "api_clients" in _tables(f"sqlite:///{data_dir / 'gateway.db'}")
+
+
+def _create_key(*args: str) -> str:
+    assert invoke("db", "upgrade").exit_code == 0
+    result = invoke("apikey", "create", *args)
+    assert result.exit_code == 0, result.output + str(result.exception)
+    key = result.stdout.strip().splitlines()[-1]
+    assert key.startswith("gw_")
+    return key
+
+
+def test_apikey_create_prints_a_key_that_authenticates(data_dir: Path) -> None:
+    key = _create_key("jeugd-backoffice")
+    runtime = Runtime.create(load_settings())
+    try:
+        with (
+            live_server(create_app(runtime)) as base,
+            httpx.Client(base_url=base, timeout=10) as client,
+        ):
+            assert client.get("/api/v1/events", headers={"X-API-Key": key}).status_code == 200
+            wrong = key[:-1] + ("x" if key[-1] != "x" else "y")
+            assert client.get("/api/v1/events", headers={"X-API-Key": wrong}).status_code == 401
+            # all scopes by default: the write scope is there too (422 = past authentication)
+            assert (
+                client.post("/api/v1/beschikkingen", json={}, headers={"X-API-Key": key}).status_code == 422
+            )
+    finally:
+        runtime.close()
+
+
+def test_apikey_create_with_a_scope_grants_only_that_scope(data_dir: Path) -> None:
+    key = _create_key("rapportage", "--scope", "events:read")
+    runtime = Runtime.create(load_settings())
+    try:
+        with (
+            live_server(create_app(runtime)) as base,
+            httpx.Client(base_url=base, timeout=10) as client,
+        ):
+            assert client.get("/api/v1/events", headers={"X-API-Key": key}).status_code == 200
+            refused = client.post("/api/v1/beschikkingen", json={}, headers={"X-API-Key": key})
+            assert refused.status_code == 403
+    finally:
+        runtime.close()
+
+
+def test_apikey_create_with_an_unknown_scope_fails_clearly(data_dir: Path, tmp_path: Path) -> None:
+    assert invoke("db", "upgrade").exit_code == 0
+    result = invoke("apikey", "create", "jeugd", "--scope", "beschikkingen:delete")
+    assert result.exit_code == 2
+    assert "unknown scopes: beschikkingen:delete" in result.output
+    assert "gw_" not in result.stdout  # no key printed for a client that was not created
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    try:
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT count(*) FROM api_clients").scalar()
+    finally:
+        engine.dispose()
+    assert rows == 0
+
+
+def test_invalid_settings_are_reported_in_one_line_without_secrets(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_GEMEENTECODE", "637")
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", "postgresql+psycopg://gw:s3cret-pw@db.example/gw")
+    result = invoke("db", "upgrade")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "invalid setting gemeentecode: Value error, gemeentecode must be the 4-digit CBS code, e.g. 0637"
+    )
+    assert "s3cret-pw" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_production_mode_without_a_hash_key_refuses_to_start(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_MODE", "production")
+    result = invoke("serve")
+    assert result.exit_code == 2
+    assert "GATEWAY_BSN_HASH_KEY must be set in production mode" in result.stderr
+
+
+# --- gateway serve --with-mocks, as a real process ------------------------------------------------
+
+
+def _wait_for_health(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"gateway exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"no /health within 30 s:\n{log.read_text()[-3000:]}")
+
+
+def _poll_answered(client: httpx.Client, message_id: int, timeout_s: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        detail: dict[str, Any] = client.get(
+            f"/api/v1/berichten/{message_id}", headers={"X-API-Key": DEV_API_KEY}
+        ).json()
+        if detail["state"] == "answered":
+            return detail
+        assert detail["state"] in ("queued", "sending", "delivered"), detail
+        assert time.monotonic() < deadline, f"not answered within {timeout_s} s: {detail}"
+        time.sleep(0.02)
+
+
+def test_serve_with_mocks_answers_a_decision_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+    port, mock_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(
+        GATEWAY_PORT=str(port),
+        GATEWAY_MOCK_PORT=str(mock_port),
+        GATEWAY_DATA_DIR=str(tmp_path / "data"),
+        GATEWAY_LOG_JSON="false",
+        GATEWAY_SETTINGS_FILE=str(tmp_path / "absent.env"),
+        PYTHONPATH=str(PROJECT_ROOT),
+    )
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from gateway.cli import main; main()", "serve", "--with-mocks"],
+            cwd=tmp_path,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _wait_for_health(base, process, log)
+            with httpx.Client(base_url=base, timeout=10) as client:
+                started = time.monotonic()
+                response = client.post(
+                    "/api/v1/beschikkingen", json=beschikking_body(), headers={"X-API-Key": DEV_API_KEY}
+                )
+                assert response.status_code == 201, response.text
+                message_id = response.json()["berichten"][0]["id"]
+                detail = _poll_answered(client, message_id)
+                elapsed = time.monotonic() - started
+                retour = client.get(
+                    f"/api/v1/berichten/{message_id}/retour", headers={"X-API-Key": DEV_API_KEY}
+                )
+            print(f"\nserve --with-mocks: POST -> answered in {elapsed:.3f} s")
+            assert detail["answer"]["type"] == "JW302"
+            assert detail["retour_codes"] == []
+            assert retour.status_code == 200 and b"jw302" in retour.content.lower()
+
+            process.send_signal(signal.SIGINT)
+            try:
+                code = process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"gateway still running 10 s after SIGINT:\n{log.read_text()[-3000:]}")
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    output = log.read_text()
+    assert code == 0, f"exit code {code}:\n{output[-3000:]}"
+    assert "Traceback" not in output, output[-3000:]
+    assert "delivery_worker_stopped" in output  # the worker was stopped, not abandoned
+    assert DEV_API_KEY in output  # the development banner told the developer the key
