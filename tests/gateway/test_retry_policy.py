@@ -136,7 +136,9 @@ def test_table_ignores_jitter_and_stops_at_max_rows() -> None:
 
 
 def test_table_is_empty_when_the_first_delay_exceeds_the_horizon() -> None:
-    policy = RetryPolicy(wait_exponential_jitter(initial=7200, multiplier=2, cap=7200), stop_after_days(1 / 24))
+    policy = RetryPolicy(
+        wait_exponential_jitter(initial=7200, multiplier=2, cap=7200), stop_after_days(1 / 24)
+    )
     assert policy.table() == []
 
 
