@@ -115,29 +115,60 @@ class DeliveryWorker:
     # -- leases -----------------------------------------------------------------
 
     def rescue_expired_leases(self) -> int:
+        """Re-queue messages whose worker vanished mid-send; record the lost attempt.
+
+        The lost attempt may have reached the partner, so the message is marked
+        ``possibly_delivered``: the re-send is then a possible duplicate, and the GGk's
+        "not unique" answer counts as delivered.
+        """
         now = self.runtime.clock.now()
+        lease = timedelta(seconds=self.settings.lease_s)
         with transaction(self.runtime.sessions) as session:
-            rescued = (
-                session.execute(
-                    update(Message)
-                    .where(Message.state == MessageState.SENDING, Message.lease_expires_at < now)
-                    .values(
-                        state=MessageState.QUEUED,
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        next_attempt_at=now,
-                        last_outcome=OutcomeKind.UNKNOWN.value,
-                        updated_at=now,
-                        last_error="lease expired while sending (worker crashed or stalled); re-queued",
-                    )
-                    .returning(Message.id)
+            expired = session.execute(
+                select(Message.id, Message.attempts, Message.lease_owner, Message.lease_expires_at)
+                .where(Message.state == MessageState.SENDING, Message.lease_expires_at < now)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not expired:
+                return 0
+            session.execute(
+                update(Message)
+                .where(
+                    Message.id.in_([row.id for row in expired]),
+                    Message.state == MessageState.SENDING,
+                    Message.lease_expires_at < now,
                 )
-                .scalars()
-                .all()
+                .values(
+                    state=MessageState.QUEUED,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    next_attempt_at=now,
+                    last_outcome=OutcomeKind.UNKNOWN.value,
+                    possibly_delivered=True,
+                    updated_at=now,
+                    last_error="lease expired while sending (worker crashed or stalled); re-queued",
+                )
             )
-        for message_id in rescued:
-            log.warning("lease_rescued", message_id=message_id, worker=self.worker_id)
-        return len(rescued)
+            for row in expired:
+                started = (row.lease_expires_at or now) - lease
+                session.add(
+                    DeliveryAttempt(
+                        message_id=row.id,
+                        attempt_no=row.attempts,
+                        worker=row.lease_owner or "unknown",
+                        started_at=started,
+                        finished_at=now,
+                        duration_ms=int((now - started).total_seconds() * 1000),
+                        outcome=OutcomeKind.UNKNOWN.value,
+                        detail=_LEASE_LOST,
+                        applied=True,
+                    )
+                )
+        for row in expired:
+            log.warning(
+                "lease_rescued", message_id=row.id, lost_worker=row.lease_owner, worker=self.worker_id
+            )
+        return len(expired)
 
     def claim(self, limit: int) -> list[Claimed]:
         now = self.runtime.clock.now()
@@ -169,7 +200,7 @@ class DeliveryWorker:
                     Message.party,
                     Message.route,
                     Message.wire_body,
-                    Message.last_outcome,
+                    Message.possibly_delivered,
                     Message.first_attempt_at,
                 )
             ).all()
@@ -180,7 +211,7 @@ class DeliveryWorker:
                 party=r.party,
                 route=r.route,
                 wire_body=r.wire_body,
-                after_unknown=r.last_outcome == OutcomeKind.UNKNOWN.value,
+                after_unknown=r.possibly_delivered,
                 first_attempt_at=r.first_attempt_at or now,
             )
             for r in rows
@@ -219,6 +250,7 @@ class DeliveryWorker:
             "lease_expires_at": None,
             "updated_at": now,
             "last_outcome": outcome.kind.value,
+            "possibly_delivered": claimed.after_unknown or outcome.kind is OutcomeKind.UNKNOWN,
             "last_error": None if outcome.kind is OutcomeKind.DELIVERED else _error_text(outcome),
         }
         event: str | None = None
@@ -254,21 +286,36 @@ class DeliveryWorker:
                     .where(Message.id == claimed.id, Message.delivered_at.is_(None))
                     .values(delivered_at=now)
                 )
-            session.add(
-                DeliveryAttempt(
-                    message_id=claimed.id,
-                    attempt_no=claimed.attempt,
-                    worker=self.worker_id,
-                    started_at=started,
-                    finished_at=now,
-                    duration_ms=duration_ms,
-                    outcome=outcome.kind.value,
-                    http_status=outcome.http_status,
-                    code=outcome.code,
-                    detail=outcome.detail,
-                    applied=applied,
+            late = session.scalars(
+                select(DeliveryAttempt).where(
+                    DeliveryAttempt.message_id == claimed.id, DeliveryAttempt.attempt_no == claimed.attempt
                 )
-            )
+            ).first()
+            if late is not None:
+                # The rescuer already recorded this attempt as lost; add what really happened.
+                late.outcome = outcome.kind.value
+                late.http_status = outcome.http_status
+                late.code = outcome.code
+                late.detail = f"{_LEASE_LOST}; the late result: {outcome.detail or outcome.kind.value}"
+                late.finished_at = now
+                late.duration_ms = duration_ms
+                late.applied = False
+            else:
+                session.add(
+                    DeliveryAttempt(
+                        message_id=claimed.id,
+                        attempt_no=claimed.attempt,
+                        worker=self.worker_id,
+                        started_at=started,
+                        finished_at=now,
+                        duration_ms=duration_ms,
+                        outcome=outcome.kind.value,
+                        http_status=outcome.http_status,
+                        code=outcome.code,
+                        detail=outcome.detail,
+                        applied=applied,
+                    )
+                )
             if applied and event is not None:
                 record_event(
                     session,
@@ -287,6 +334,9 @@ class DeliveryWorker:
             applied=applied,
             state=values.get("state") if applied else None,
         )
+
+
+_LEASE_LOST = "lease expired: the worker crashed or stalled while sending; outcome unknown"
 
 
 def _rowcount(result: object) -> int:

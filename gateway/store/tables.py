@@ -207,6 +207,9 @@ class Message(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(80))
     lease_expires_at: Mapped[datetime | None]
     last_outcome: Mapped[str | None] = mapped_column(String(12))
+    #: Set once an attempt may have reached the partner (a timeout after sending, a
+    #: rescued lease) and never cleared: every later send is a possible duplicate.
+    possibly_delivered: Mapped[bool] = mapped_column(Boolean, default=False)
     last_error: Mapped[str | None] = mapped_column(Text)
     retour_codes: Mapped[list[Any] | None]
     answer_inbound_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 09:56:15.647883
+Create Date: 2026-11-22 10:17:20.573519
 """
 
 from collections.abc import Sequence
@@ -96,6 +96,7 @@ def upgrade() -> None:
         sa.Column("lease_owner", sa.String(length=80), nullable=True),
         sa.Column("lease_expires_at", gateway.store.tables.UTCDateTime(), nullable=True),
         sa.Column("last_outcome", sa.String(length=12), nullable=True),
+        sa.Column("possibly_delivered", sa.Boolean(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("retour_codes", sa.JSON(), nullable=True),
         sa.Column("answer_inbound_id", sa.BigInteger(), nullable=True),
