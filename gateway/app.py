@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from gateway import __version__
-from gateway.api import berichten, beschikkingen, events_feed, inbound_ggk
+from gateway.api import berichten, beschikkingen, events_feed, inbound_ggk, toewijzingen, verzoeken
 from gateway.api.problems import install_problem_handlers
 from gateway.delivery.worker import DeliveryWorker
 from gateway.runtime import Runtime
@@ -49,6 +49,8 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
     install_problem_handlers(app)
     app.include_router(beschikkingen.router)
     app.include_router(berichten.router)
+    app.include_router(toewijzingen.router)
+    app.include_router(verzoeken.router)
     app.include_router(events_feed.router)
     app.include_router(inbound_ggk.router)
 

@@ -16,6 +16,8 @@ MESSAGE_EXPIRED = "bericht.verlopen"
 RETOUR_RECEIVED = "retour.ontvangen"
 MESSAGE_REJECTED = "bericht.afgewezen"
 INBOUND_UNMATCHED = "inbound.niet_gekoppeld"
+#: A chain deadline (in werkdagen) passed unmet, or was met late; once per deadline.
+DEADLINE_OVERDUE = "deadline.verlopen"
 
 
 def record_event(

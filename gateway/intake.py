@@ -32,15 +32,24 @@ from gateway.intake_rules import check_beschikking, overlaps, product_period
 from gateway.outbox import enqueue_ggk_heenbericht
 from gateway.runtime import Runtime
 from gateway.store.tables import Beschikking, Message, MessageToewijzing, Toewijzing
+from gateway.toewijzing_history import record_version
 from gateway.toewijzing_messages import build_toewijzingsbericht, current_toewijzingen
 
 log = structlog.get_logger("gateway.intake")
 
 
 def accept_beschikking(
-    session: Session, runtime: Runtime, request: BeschikkingIn, api_client_id: int | None
+    session: Session,
+    runtime: Runtime,
+    request: BeschikkingIn,
+    api_client_id: int | None,
+    referentie: tuple[str, str] | None = None,
 ) -> BeschikkingOut:
-    """Validate, store and enqueue; the caller owns the transaction."""
+    """Validate, store and enqueue; the caller owns the transaction.
+
+    ``referentie`` (aanbieder AGB, ReferentieAanbieder): the beschikking honours that
+    aanbieder's VOT, so its toewijzingen there carry the reference.
+    """
     errors = check_beschikking(request)
     if errors:
         raise validation_problem(errors)
@@ -100,6 +109,9 @@ def accept_beschikking(
             toewijzingsdatum=local.date(),
             toewijzingstijd=local.time().replace(microsecond=0),
             commentaar=product.commentaar,
+            referentie_aanbieder=referentie[1]
+            if referentie and referentie[0] == product.aanbieder_agb
+            else None,
             created_at=now,
             updated_at=now,
         )
@@ -108,11 +120,13 @@ def accept_beschikking(
     session.flush()
     if any(row.id > MAX_TOEWIJZINGNUMMER for row in rows):
         raise RuntimeError("ToewijzingNummer range exhausted")
+    for row in rows:
+        record_version(session, runtime, row, "beschikking", api_client_id)
 
     messages: list[Message] = []
     receivers = sorted({r.aanbieder_agb for r in rows if r.leveringsvorm == Leveringsvorm.ZIN.value})
     for agb in receivers:
-        messages.append(_enqueue_301(session, runtime, law, beschikking, agb))
+        messages.append(enqueue_301(session, runtime, law, beschikking, agb))
 
     record_event(
         session,
@@ -161,7 +175,7 @@ def bericht_ref(message: Message) -> BerichtRef:
     )
 
 
-def _enqueue_301(session: Session, runtime: Runtime, law: Law, beschikking: Beschikking, agb: str) -> Message:
+def enqueue_301(session: Session, runtime: Runtime, law: Law, beschikking: Beschikking, agb: str) -> Message:
     today = local_now(runtime.clock).date()
     rows = current_toewijzingen(session, law=law, bsn_hash=beschikking.bsn_hash, agb=agb, today=today)
 

@@ -3,6 +3,11 @@ the same transaction as the business change that caused it; delivery comes later
 
 The envelope (with its referentienummer) is fixed here, once. Every re-send puts the
 same bytes on the wire, so the chain's duplicate detection recognises it.
+
+Three kinds of GGk traffic leave the gemeente:
+- a heenbericht (``ggk_Di01``): a 301, a 319 ...; it awaits a retour;
+- a retourbericht (``ggk_Du01``): our 306/308/316/318/325 to an aanbieder's message;
+- an asynchronous ``Fo01``: an aanbieder's payload failed its XSD (StUF055).
 """
 
 from __future__ import annotations
@@ -11,17 +16,78 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from connectors.ggk import Heenbericht, Systeem, new_referentienummer, render_di01, soap_request
+from connectors.ggk import (
+    Heenbericht,
+    Retourbericht,
+    Systeem,
+    new_referentienummer,
+    render_di01,
+    render_du01,
+    render_fo01,
+    soap_request,
+)
 from gateway.clock import local_now
 from gateway.runtime import Runtime
 from gateway.store.tables import Message, MessageState
 
 PARTY_GGK = "ggk"
 GGK_DI01 = "ggk_Di01"
+GGK_DU01 = "ggk_Du01"
+GGK_FO01 = "Fo01"
 
 
 def ggk_route(receiver: str) -> str:
     return f"{PARTY_GGK}:{receiver}"
+
+
+def _new_message(
+    session: Session,
+    runtime: Runtime,
+    *,
+    operation: str,
+    functie: str,
+    law: str | None,
+    receiver: str,
+    beschikking_id: int | None,
+    bsn_hash: str | None,
+    answers_inbound_id: int | None,
+) -> Message:
+    now = runtime.clock.now()
+    message = Message(
+        party=PARTY_GGK,
+        route=ggk_route(receiver),
+        message_type=functie,
+        operation=operation,
+        law=law,
+        state=MessageState.ACCEPTED,
+        sender=runtime.settings.gemeentecode,
+        receiver=receiver,
+        referentienummer=new_referentienummer(),
+        bericht_identificatie="",
+        beschikking_id=beschikking_id,
+        answers_inbound_id=answers_inbound_id,
+        bsn_hash=bsn_hash,
+        payload=b"",
+        wire_body=b"",
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(message)
+    session.flush()  # the row id becomes the payload's BerichtIdentificatie
+    message.bericht_identificatie = str(message.id)
+    return message
+
+
+def _queue(message: Message, runtime: Runtime, wire_body: bytes) -> Message:
+    message.wire_body = wire_body
+    message.state = MessageState.QUEUED
+    message.next_attempt_at = runtime.clock.now()
+    return message
+
+
+def _gemeente(runtime: Runtime) -> Systeem:
+    return Systeem(organisatie=runtime.settings.gemeentecode, applicatie=runtime.settings.applicatie)
 
 
 def enqueue_ggk_heenbericht(
@@ -40,49 +106,110 @@ def enqueue_ggk_heenbericht(
     ``render_payload`` gets the payload's BerichtIdentificatie (the message's row id,
     unique per sender) and returns the validated payload XML.
     """
-    now = runtime.clock.now()
-    settings = runtime.settings
-    message = Message(
-        party=PARTY_GGK,
-        route=ggk_route(receiver),
-        message_type=functie,
+    message = _new_message(
+        session,
+        runtime,
+        operation=GGK_DI01,
+        functie=functie,
         law=law,
-        state=MessageState.ACCEPTED,
-        sender=settings.gemeentecode,
         receiver=receiver,
-        referentienummer=new_referentienummer(),
-        bericht_identificatie="",
         beschikking_id=beschikking_id,
         bsn_hash=bsn_hash,
-        payload=b"",
-        wire_body=b"",
-        attempts=0,
-        created_at=now,
-        updated_at=now,
+        answers_inbound_id=None,
     )
-    session.add(message)
-    session.flush()  # the row id becomes the payload's BerichtIdentificatie
-    message.bericht_identificatie = str(message.id)
     message.payload = render_payload(message.bericht_identificatie)
-    message.wire_body = _wire_body(runtime, message)
-    message.state = MessageState.QUEUED
-    message.next_attempt_at = now
-    return message
-
-
-def _wire_body(runtime: Runtime, message: Message) -> bytes:
-    settings = runtime.settings
     envelope = render_di01(
         Heenbericht(
-            zender=Systeem(organisatie=settings.gemeentecode, applicatie=settings.applicatie),
-            ontvanger=Systeem(organisatie=message.receiver, applicatie="GGk"),
+            zender=_gemeente(runtime),
+            ontvanger=Systeem(organisatie=receiver, applicatie="GGk"),
             referentienummer=message.referentienummer,
             tijdstip=local_now(runtime.clock).replace(tzinfo=None),
-            functie=message.message_type,
+            functie=functie,
             payload=message.payload,
-            bestandsnaam=f"{message.message_type}_{message.bericht_identificatie}.xml",
+            bestandsnaam=f"{functie}_{message.bericht_identificatie}.xml",
             referentienummer_bericht=message.bericht_identificatie,
         )
     )
     body, _headers = soap_request(envelope, GGK_DI01)
-    return body
+    return _queue(message, runtime, body)
+
+
+def enqueue_ggk_retour(
+    session: Session,
+    runtime: Runtime,
+    *,
+    functie: str,
+    law: str | None,
+    receiver: str,
+    cross_ref: str,
+    cross_ref_bericht: str | None,
+    render_payload: Callable[[str], bytes],
+    answers_inbound_id: int,
+    bsn_hash: str | None,
+) -> Message:
+    """Store our retour (a Du01) to the heenbericht with referentienummer ``cross_ref``."""
+    message = _new_message(
+        session,
+        runtime,
+        operation=GGK_DU01,
+        functie=functie,
+        law=law,
+        receiver=receiver,
+        beschikking_id=None,
+        bsn_hash=bsn_hash,
+        answers_inbound_id=answers_inbound_id,
+    )
+    message.payload = render_payload(message.bericht_identificatie)
+    envelope = render_du01(
+        Retourbericht(
+            zender=_gemeente(runtime),
+            ontvanger=Systeem(organisatie=receiver, applicatie="GGk"),
+            referentienummer=message.referentienummer,
+            cross_refnummer=cross_ref,
+            tijdstip=local_now(runtime.clock).replace(tzinfo=None),
+            functie=functie,
+            payload=message.payload,
+            bestandsnaam=f"{functie}_{message.bericht_identificatie}.xml",
+            referentienummer_bericht=message.bericht_identificatie,
+            cross_refnummer_bericht=cross_ref_bericht,
+        )
+    )
+    body, _headers = soap_request(envelope, GGK_DU01)
+    return _queue(message, runtime, body)
+
+
+def enqueue_ggk_fo01(
+    session: Session,
+    runtime: Runtime,
+    *,
+    receiver: str,
+    cross_ref: str,
+    code: str,
+    omschrijving: str,
+    details: str | None,
+    answers_inbound_id: int,
+) -> Message:
+    """Store an asynchronous Fo01: the heenbericht ``cross_ref`` is refused (e.g. StUF055)."""
+    message = _new_message(
+        session,
+        runtime,
+        operation=GGK_FO01,
+        functie="Fo01",
+        law=None,
+        receiver=receiver,
+        beschikking_id=None,
+        bsn_hash=None,
+        answers_inbound_id=answers_inbound_id,
+    )
+    body = render_fo01(
+        code,
+        "client",
+        omschrijving,
+        zender=_gemeente(runtime),
+        ontvanger=Systeem(organisatie=receiver, applicatie="GGk"),
+        cross_ref=cross_ref,
+        referentienummer=message.referentienummer,
+        details=details,
+        tijdstip=local_now(runtime.clock).replace(tzinfo=None),
+    )
+    return _queue(message, runtime, body)

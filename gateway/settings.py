@@ -8,6 +8,7 @@ The file is ``gateway.env`` in the working directory, or the path in
 from __future__ import annotations
 
 import os
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,21 @@ class DeliverySettings(BaseModel):
     connect_timeout_s: float = Field(5.0, gt=0)
     #: Longer than this after the request was sent = outcome unknown, re-sent with the same ids.
     send_timeout_s: float = Field(30.0, gt=0)
+
+
+class WebhookSubscription(BaseModel):
+    """One receiver of events as signed HTTP POSTs (Standard Webhooks style).
+
+    ``name`` becomes the outbox route ``webhook:<name>`` and the message's receiver;
+    ``events`` lists event types (``deadline.verlopen``) or prefixes (``bericht.*``);
+    empty means every event.
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,19}$")
+    url: str = Field(pattern=r"^https?://")
+    #: HMAC-SHA256 key for the ``Webhook-Signature`` header; share it with the receiver only.
+    secret: str = Field(min_length=16)
+    events: list[str] = []
 
 
 class Settings(BaseSettings):
@@ -116,6 +132,25 @@ class Settings(BaseSettings):
     @property
     def inbound_ggk_url(self) -> str:
         return f"{self.effective_public_base_url}/ggk/soap"
+
+    #: Werkdagen calendar (chain deadlines): extra days off, e.g. 5 May in a year the CAO
+    #: makes it one, and national holidays (English or Dutch name as the ``holidays``
+    #: package spells them) that are working days here. Good Friday is not a general day off.
+    werkdagen_extra_free_days: list[date] = []
+    werkdagen_excluded_holidays: list[str] = ["Good Friday"]
+    #: How often open deadlines are checked for being overdue, and how many per transaction.
+    deadline_scan_interval_s: float = Field(60.0, gt=0)
+    deadline_scan_batch_size: int = Field(500, ge=1, le=10000)
+    #: Webhook subscriptions; deliveries go through the outbox like chain messages.
+    webhooks: list[WebhookSubscription] = []
+
+    @field_validator("webhooks")
+    @classmethod
+    def _unique_webhook_names(cls, value: list[WebhookSubscription]) -> list[WebhookSubscription]:
+        names = [subscription.name for subscription in value]
+        if len(names) != len(set(names)):
+            raise ValueError("webhook subscription names must be unique")
+        return value
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -110,6 +110,7 @@ def product_from_row(row: Toewijzing) -> ToegewezenProduct:
         reden_wijziging=row.reden_wijziging,
         omvang=omvang,
         budget=row.budget,
+        referentie_aanbieder=row.referentie_aanbieder,
         commentaar=row.commentaar,
     )
 

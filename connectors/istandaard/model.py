@@ -125,9 +125,12 @@ class ToegewezenProduct:
 @dataclass(frozen=True, slots=True)
 class BerichtHeader:
     law: Law
-    #: CBS gemeentecode, 4 digits.
+    #: The sender: the CBS gemeentecode (4 digits) in gemeente -> aanbieder messages (301, 319,
+    #: 325); the aanbieder's AGB code in aanbieder -> gemeente messages (305, 307, 315, 317, 323).
     afzender: str
-    #: AGB code of the aanbieder, 8 digits.
+    #: The receiver: the aanbieder's AGB code (8 digits) in gemeente -> aanbieder messages; the
+    #: CBS gemeentecode in aanbieder -> gemeente messages (roles reversed, names kept). A retour
+    #: copies its heenbericht's Afzender and Ontvanger unchanged.
     ontvanger: str
     #: At most 12 characters, unique per afzender.
     identificatie: str

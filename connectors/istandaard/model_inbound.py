@@ -211,8 +211,9 @@ class Declaratie:
 class DeclaratieAntwoord:
     """JW325/WMO325: what the gemeente grants of a declaratie.
 
-    Fully approved: ``header_codes == ("0200",)`` and no per-prestatie detail needed;
-    otherwise ``prestatie_codes`` per referentienummer, with "0200" for accepted ones.
+    Fully approved: header code 8001 and no per-prestatie detail; otherwise
+    ``prestatie_codes`` per referentienummer, with "0200" for accepted ones (see
+    :mod:`connectors.istandaard.declaratie` for where each code goes).
     """
 
     header: BerichtHeader

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from connectors.ggk import MAX_ENVELOPE_BYTES, EnvelopeError, render_fo03_fault
-from gateway.inbound.ggk_retours import handle_ggk_soap
+from gateway.inbound.ggk_dispatch import handle_ggk_soap
 from gateway.runtime import Runtime
 
 router = APIRouter(tags=["ketenpartijen"])

@@ -20,8 +20,12 @@ _RETRYABLE_STATUS = frozenset({408, 425, 429, 502, 503, 504})
 
 
 class Transport(Protocol):
-    def send(self, wire_body: bytes, *, after_unknown: bool) -> Outcome:
-        """Put ``wire_body`` on the wire once; ``after_unknown``: an earlier try may have arrived."""
+    def send(self, wire_body: bytes, *, after_unknown: bool, operation: str = "") -> Outcome:
+        """Put ``wire_body`` on the wire once.
+
+        ``after_unknown``: an earlier try may have arrived. ``operation``: the message's
+        transport operation (for the GGk: ``ggk_Di01``, ``ggk_Du01`` or ``Fo01``).
+        """
         ...
 
 
@@ -29,11 +33,14 @@ class GgkSoapTransport:
     def __init__(self, url: str, client: httpx.Client) -> None:
         self.url = url
         self.client = client
-        self.headers = soap_headers("ggk_Di01")
+        self.headers = {op: soap_headers(op) for op in ("ggk_Di01", "ggk_Du01", "Fo01")}
 
-    def send(self, wire_body: bytes, *, after_unknown: bool) -> Outcome:
+    def send(self, wire_body: bytes, *, after_unknown: bool, operation: str = "ggk_Di01") -> Outcome:
+        headers = self.headers.get(operation)
+        if headers is None:
+            return Outcome(OutcomeKind.PERMANENT, detail=f"unknown GGk operation {operation!r}")
         try:
-            response = self.client.post(self.url, content=wire_body, headers=self.headers)
+            response = self.client.post(self.url, content=wire_body, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             return Outcome(OutcomeKind.RETRYABLE, detail=f"not sent: {type(exc).__name__}")
         except httpx.TimeoutException as exc:

@@ -43,6 +43,7 @@ class Claimed:
     attempt: int
     party: str
     route: str
+    operation: str
     wire_body: bytes
     after_unknown: bool
     first_attempt_at: datetime
@@ -199,6 +200,7 @@ class DeliveryWorker:
                     Message.attempts,
                     Message.party,
                     Message.route,
+                    Message.operation,
                     Message.wire_body,
                     Message.possibly_delivered,
                     Message.first_attempt_at,
@@ -210,6 +212,7 @@ class DeliveryWorker:
                 attempt=r.attempts,
                 party=r.party,
                 route=r.route,
+                operation=r.operation,
                 wire_body=r.wire_body,
                 after_unknown=r.possibly_delivered,
                 first_attempt_at=r.first_attempt_at or now,
@@ -232,7 +235,9 @@ class DeliveryWorker:
                     OutcomeKind.PERMANENT, detail=f"no transport configured for party {claimed.party}"
                 )
             else:
-                outcome = transport.send(claimed.wire_body, after_unknown=claimed.after_unknown)
+                outcome = transport.send(
+                    claimed.wire_body, after_unknown=claimed.after_unknown, operation=claimed.operation
+                )
             duration_ms = int((time.monotonic() - t0) * 1000)
             self._record(claimed, outcome, started, duration_ms)
             return outcome

@@ -21,9 +21,6 @@ from connectors.ggk import (
     Retourbericht,
     Systeem,
     new_referentienummer,
-    parse_envelope,
-    parse_fo01,
-    parse_soap_request,
     render_bv03,
     render_fo03_fault,
 )
@@ -48,24 +45,8 @@ class SoapReply:
     body: bytes
 
 
-def handle_ggk_soap(runtime: Runtime, body: bytes, soap_action: str | None) -> SoapReply:
-    """Process one SOAP request from the GGk and return what to answer."""
-    try:
-        request = parse_soap_request(body, soap_action)
-        if request.operation == "ggk_Du01":
-            envelope = parse_envelope(request.element)
-            if not isinstance(envelope, Retourbericht):
-                raise EnvelopeError.of("RIN001", "a ggk_Du01 call must carry a Du01 envelope")
-            return _handle_du01(runtime, body, envelope)
-        if request.operation == "Fo01":
-            return _handle_fo01(runtime, body, parse_fo01(request.element))
-        raise EnvelopeError(
-            "StUF058", "server", "inbound heenberichten (Di01) are not accepted on this endpoint yet"
-        )
-    except EnvelopeError as exc:
-        _store_invalid(runtime, body, exc)
-        log.warning("inbound_refused", code=exc.code, reason=exc.omschrijving)
-        return SoapReply(500, render_fo03_fault(exc.code, exc.plek, exc.omschrijving))
+def bv03(runtime: Runtime, to: Systeem, cross_ref: str) -> SoapReply:
+    return _bv03(runtime, to, cross_ref)
 
 
 def _gemeente(runtime: Runtime) -> Systeem:
@@ -76,7 +57,7 @@ def _bv03(runtime: Runtime, to: Systeem, cross_ref: str) -> SoapReply:
     return SoapReply(200, render_bv03(_gemeente(runtime), to, new_referentienummer(), cross_ref))
 
 
-def _store_invalid(runtime: Runtime, body: bytes, exc: EnvelopeError) -> None:
+def store_invalid(runtime: Runtime, body: bytes, exc: EnvelopeError) -> None:
     with transaction(runtime.sessions) as session:
         session.add(
             InboundMessage(
@@ -90,7 +71,7 @@ def _store_invalid(runtime: Runtime, body: bytes, exc: EnvelopeError) -> None:
         )
 
 
-def _handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapReply:
+def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapReply:
     now = runtime.clock.now()
     try:
         with transaction(runtime.sessions) as session:
@@ -212,7 +193,7 @@ def _apply_retour(
     )
 
 
-def _handle_fo01(runtime: Runtime, body: bytes, fo01: Fo01) -> SoapReply:
+def handle_fo01(runtime: Runtime, body: bytes, fo01: Fo01) -> SoapReply:
     now = runtime.clock.now()
     try:
         with transaction(runtime.sessions) as session:

@@ -1,1 +1,12 @@
-"""Persistence: tables, engine and sessions. Alembic migrations live in ``gateway/migrations``."""
+"""Persistence: tables, engine and sessions. Alembic migrations live in ``gateway/migrations``.
+
+Every table module is imported here, so that ``Base.metadata`` - used by Alembic and
+the tests - always knows all tables, whichever module was imported first.
+"""
+
+from gateway.store import (  # noqa: F401 - imported for their table definitions
+    declaratie_tables,
+    tables,
+    tracking_tables,
+    zorglevering_tables,
+)

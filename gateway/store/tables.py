@@ -167,11 +167,33 @@ class Toewijzing(Base):
     toewijzingsdatum: Mapped[date]
     toewijzingstijd: Mapped[time]
     reden_wijziging: Mapped[str | None] = mapped_column(String(2))
+    #: The aanbieder's reference when this toewijzing honours its request (VOT/VOW).
+    referentie_aanbieder: Mapped[str | None] = mapped_column(String(36))
+    #: The toewijzing this one replaces (an omvang change that needed a new number).
+    vervangt_id: Mapped[int | None] = mapped_column(BigInteger)
     commentaar: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
     beschikking: Mapped[Beschikking] = relationship(back_populates="toewijzingen")
+
+
+class ToewijzingVersie(Base):
+    """The history of a toewijzing: its state after each change, and why."""
+
+    __tablename__ = "toewijzing_versies"
+    __table_args__ = (UniqueConstraint("toewijzing_id", "versie"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    toewijzing_id: Mapped[int] = mapped_column(ForeignKey("toewijzingen.id"), index=True)
+    versie: Mapped[int]
+    #: beschikking | wijziging | verzoek
+    oorzaak: Mapped[str] = mapped_column(String(20))
+    reden_wijziging: Mapped[str | None] = mapped_column(String(2))
+    #: The toewijzing's fields after the change (no BSN).
+    staat: Mapped[dict[str, Any]]
+    api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_clients.id"))
+    changed_at: Mapped[datetime]
 
 
 class Message(Base):
@@ -189,6 +211,9 @@ class Message(Base):
     #: Party plus receiver, e.g. ``ggk:99990001``: the unit operators pause and watch.
     route: Mapped[str] = mapped_column(String(60), index=True)
     message_type: Mapped[str] = mapped_column(String(30), index=True)
+    #: The transport operation: ``ggk_Di01`` (a heenbericht), ``ggk_Du01`` (our retour to
+    #: an aanbieder's heenbericht), ``Fo01`` (our asynchronous refusal), ``webhook``.
+    operation: Mapped[str] = mapped_column(String(20), default="ggk_Di01")
     law: Mapped[str | None] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(12))
     sender: Mapped[str] = mapped_column(String(20))
@@ -198,6 +223,8 @@ class Message(Base):
     #: The payload's own message id (BerichtIdentificatie), unique per sender.
     bericht_identificatie: Mapped[str] = mapped_column(String(12))
     beschikking_id: Mapped[int | None] = mapped_column(ForeignKey("beschikkingen.id"), index=True)
+    #: For a retour or Fo01 we send: the inbound message it answers.
+    answers_inbound_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     bsn_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     #: The exact HTTP request body sent to the partner.
@@ -263,17 +290,25 @@ class InboundMessage(Base):
     """Everything a chain party posted to us, kept whether or not it matched a message."""
 
     __tablename__ = "inbound_messages"
+    __table_args__ = (Index(None, "sender", "message_type", "bericht_identificatie"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     party: Mapped[str] = mapped_column(String(20))
     operation: Mapped[str] = mapped_column(String(20))
     message_type: Mapped[str | None] = mapped_column(String(30))
+    law: Mapped[str | None] = mapped_column(String(20))
+    #: The payload's BerichtIdentificatie: unique per sender and message type (TR056).
+    bericht_identificatie: Mapped[str | None] = mapped_column(String(12))
     referentienummer: Mapped[str | None] = mapped_column(String(36), unique=True)
     cross_refnummer: Mapped[str | None] = mapped_column(String(36), index=True)
     sender: Mapped[str | None] = mapped_column(String(20))
     receiver: Mapped[str | None] = mapped_column(String(20))
-    #: matched | unmatched | invalid
+    #: matched | unmatched | invalid | duplicate (retours and errors);
+    #: accepted | refused | invalid (heenberichten of an aanbieder)
     status: Mapped[str] = mapped_column(String(12), index=True)
+    bsn_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: Our retour (or Fo01) to this inbound heenbericht.
+    answer_message_id: Mapped[int | None] = mapped_column(BigInteger)
     matched_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     retour_codes: Mapped[list[Any] | None]
     error: Mapped[str | None] = mapped_column(Text)
@@ -293,3 +328,33 @@ class Event(Base):
     beschikking_id: Mapped[int | None] = mapped_column(ForeignKey("beschikkingen.id"))
     data: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+
+
+class Verzoek(Base):
+    """An aanbieder's request (VOT 315 per AangevraagdProduct, or VOW 317) awaiting the back-office.
+
+    The gemeente must answer within 5 werkdagen: a 301 (honoured, carrying the
+    ReferentieAanbieder) or a 319 (rejected, or in onderzoek and answered later).
+    """
+
+    __tablename__ = "verzoeken"
+    __table_args__ = (UniqueConstraint("law", "aanbieder_agb", "referentie_aanbieder"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    law: Mapped[str] = mapped_column(String(20))
+    #: vot | vow
+    soort: Mapped[str] = mapped_column(String(3))
+    aanbieder_agb: Mapped[str] = mapped_column(String(8), index=True)
+    referentie_aanbieder: Mapped[str] = mapped_column(String(36))
+    bsn: Mapped[str] = mapped_column(String(9))
+    bsn_hash: Mapped[str] = mapped_column(String(64), index=True)
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
+    #: open | in_onderzoek | toegekend | afgewezen
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    #: What was asked, in the API's terms (no BSN).
+    inhoud: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    answer_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: The beschikking that honoured a VOT.
+    beschikking_id: Mapped[int | None] = mapped_column(ForeignKey("beschikkingen.id"))

@@ -16,11 +16,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--callback-url", required=True, help="the gateway's inbound GGk SOAP endpoint")
     parser.add_argument("--retour-delay", type=float, default=0.5, help="seconds before the retour is sent")
     parser.add_argument("--callback-attempts", type=int, default=10)
+    parser.add_argument("--gemeentecode", default="0637", help="default receiver of the aanbieders' messages")
     args = parser.parse_args(argv)
     config = MockGgkConfig(
         callback_url=args.callback_url,
         retour_delay_s=args.retour_delay,
         callback_attempts=args.callback_attempts,
+        gemeentecode=args.gemeentecode,
     )
     uvicorn.run(create_app(config), host=args.host, port=args.port)
 

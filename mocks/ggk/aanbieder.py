@@ -1,4 +1,4 @@
-"""What a mock aanbieder answers to a heenbericht: a Du01 with its 302 retour, or a Fo01.
+"""What a mock aanbieder answers to a heenbericht: a Du01 with its 302/320 retour, or a Fo01.
 
 Pure: takes the decoded Di01 and the rule in force, returns the SOAP request to post
 back to the gemeente. The payload is handled by the project's own iJw/iWmo connector,
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from connectors.ggk import (
     Heenbericht,
@@ -23,12 +23,20 @@ from connectors.ggk import (
     soap_headers,
     soap_request,
 )
-from connectors.istandaard import PayloadRejected, parse_toewijzing, render_toewijzing_retour
+from connectors.istandaard import (
+    PayloadRejected,
+    parse_antwoord,
+    parse_toewijzing,
+    render_retour,
+    render_toewijzing_retour,
+)
 from mocks.ggk.aanbieders import AANBIEDER_APPLICATIE
 from mocks.ggk.behaviour import Behaviour
 
-#: The functies a mock aanbieder answers with a retour; other functies get none.
-ANSWERED_FUNCTIES = frozenset({"JW301", "WMO301"})
+#: The functies a mock aanbieder answers with a retour (302 / 320); other functies get none.
+ANSWERED_FUNCTIES = frozenset({"JW301", "WMO301", "JW319", "WMO319"})
+#: The one class of a 319, where a ``reject`` at level ``product`` puts its codes.
+ANTWOORD_CLASS = "Antwoord"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +53,22 @@ class Answer:
 
 def answer_heenbericht(h: Heenbericht, behaviour: Behaviour, *, now: datetime) -> Answer | None:
     """The aanbieder's answer to ``h`` under ``behaviour``; ``None`` when it sends nothing."""
-    if behaviour.mode == "no_retour" or h.functie.upper() not in ANSWERED_FUNCTIES:
+    functie = h.functie.upper()
+    if behaviour.mode == "no_retour" or functie not in ANSWERED_FUNCTIES:
         return None
     agb = h.ontvanger.organisatie
     aanbieder = Systeem(organisatie=agb, applicatie=AANBIEDER_APPLICATIE)
     gemeente = Systeem(organisatie=h.zender.organisatie, applicatie="GGk")
+    identificatie_retour = uuid.uuid4().hex[:12]
     try:
-        heen = parse_toewijzing(h.payload)
+        if functie.endswith("319"):
+            retour, retour_functie, heen_identificatie = _antwoord_retour(
+                h.payload, behaviour, identificatie_retour, now.date()
+            )
+        else:
+            retour, retour_functie, heen_identificatie = _toewijzing_retour(
+                h.payload, behaviour, identificatie_retour, now.date()
+            )
     except PayloadRejected as exc:
         ref = new_referentienummer()
         body = render_fo01(
@@ -67,9 +84,30 @@ def answer_heenbericht(h: Heenbericht, behaviour: Behaviour, *, now: datetime) -
         )
         return Answer("Fo01", body, soap_headers("Fo01"), f"fo01_sent:{exc.code}", ref)
 
-    identificatie_retour = uuid.uuid4().hex[:12]
+    ref = new_referentienummer()
+    du01 = Retourbericht(
+        zender=aanbieder,
+        ontvanger=gemeente,
+        referentienummer=ref,
+        cross_refnummer=h.referentienummer,
+        tijdstip=now,
+        functie=retour_functie,
+        payload=retour,
+        referentienummer_bericht=identificatie_retour,
+        cross_refnummer_bericht=heen_identificatie,
+        functie_versie=h.functie_versie,
+        functie_subversie=h.functie_subversie,
+    )
+    body, headers = soap_request(render_du01(du01), "ggk_Du01")
+    return Answer("ggk_Du01", body, headers, "retour_sent", ref)
+
+
+def _toewijzing_retour(
+    payload: bytes, behaviour: Behaviour, identificatie_retour: str, today: date
+) -> tuple[bytes, str, str]:
+    """The 302 of a 301 (retour bytes, functie, the 301's BerichtIdentificatie)."""
+    heen = parse_toewijzing(payload)
     header_codes: tuple[str, ...] = ()
-    client_codes: tuple[str, ...] = ()
     product_codes: dict[int, list[str]] | None = None
     if behaviour.mode == "reject":
         if behaviour.level == "header" or not heen.producten:
@@ -79,24 +117,31 @@ def answer_heenbericht(h: Heenbericht, behaviour: Behaviour, *, now: datetime) -
     retour = render_toewijzing_retour(
         heen,
         identificatie_retour=identificatie_retour,
-        dagtekening_retour=now.date(),
+        dagtekening_retour=today,
         header_codes=header_codes,
-        client_codes=client_codes,
+        client_codes=(),
         product_codes=product_codes,
     )
-    ref = new_referentienummer()
-    du01 = Retourbericht(
-        zender=aanbieder,
-        ontvanger=gemeente,
-        referentienummer=ref,
-        cross_refnummer=h.referentienummer,
-        tijdstip=now,
-        functie=heen.header.law.function_name(302),
-        payload=retour,
-        referentienummer_bericht=identificatie_retour,
-        cross_refnummer_bericht=heen.header.identificatie,
-        functie_versie=h.functie_versie,
-        functie_subversie=h.functie_subversie,
+    return retour, heen.header.law.function_name(302), heen.header.identificatie
+
+
+def _antwoord_retour(
+    payload: bytes, behaviour: Behaviour, identificatie_retour: str, today: date
+) -> tuple[bytes, str, str]:
+    """The 320 of a 319: ``reject`` puts its codes on the header or, at level product, on ``Antwoord``."""
+    heen = parse_antwoord(payload)  # validates; the generic retour copies the payload itself
+    header_codes: list[str] = []
+    element_codes: dict[str, list[str]] | None = None
+    if behaviour.mode == "reject":
+        if behaviour.level == "header":
+            header_codes = behaviour.retour_codes()
+        else:
+            element_codes = {ANTWOORD_CLASS: behaviour.retour_codes()}
+    retour = render_retour(
+        payload,
+        identificatie_retour=identificatie_retour,
+        dagtekening_retour=today,
+        header_codes=header_codes,
+        element_codes=element_codes,
     )
-    body, headers = soap_request(render_du01(du01), "ggk_Du01")
-    return Answer("ggk_Du01", body, headers, "retour_sent", ref)
+    return retour, heen.header.law.function_name(320), heen.header.identificatie

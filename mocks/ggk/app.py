@@ -10,6 +10,11 @@ unreachable, as the real chain keeps a message until it is delivered.
 
 Tests steer it through :class:`~mocks.ggk.behaviour.Behaviour` rules (``PUT
 /_mock/behaviour`` or ``app.state.ggk.rules.set(...)``).
+
+The mock aanbieders also act on their own (:mod:`mocks.ggk.aanbieder_api`): they send
+heenberichten (305/307/315/317/323) to the gateway on a test's request, record the
+gemeente's answers (Du01 retours, Fo01s) by crossRefnummer, and answer a 319
+Antwoordbericht with a 320 retour as they answer a 301 with a 302.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from connectors.ggk import (
     MAX_ENVELOPE_BYTES,
     EnvelopeError,
     Heenbericht,
+    Retourbericht,
     Systeem,
     new_referentienummer,
     parse_envelope,
@@ -41,10 +47,13 @@ from connectors.ggk import (
     render_fo03_fault,
 )
 from connectors.ggk.envelope import STUF_NS
+from connectors.istandaard import PayloadRejected, parse_antwoord
 from mocks.ggk.aanbieder import Answer, answer_heenbericht
+from mocks.ggk.aanbieder_api import aanbieder_router
 from mocks.ggk.aanbieders import MOCK_AANBIEDERS, is_gemeentecode, is_mock_agb
 from mocks.ggk.behaviour import Behaviour, RuleBook
 from mocks.ggk.ledger import Ledger
+from mocks.ggk.retouren import AanbiederLog
 
 log = structlog.get_logger("mocks.ggk")
 
@@ -64,23 +73,27 @@ class MockGgkConfig(BaseModel):
     callback_backoff_s: float = Field(default=0.2, ge=0)
     callback_backoff_max_s: float = Field(default=5.0, ge=0)
     callback_timeout_s: float = Field(default=10.0, gt=0)
+    #: The gemeente a mock aanbieder's heenbericht goes to unless the send request names one.
+    gemeentecode: str = Field(default="0637", pattern=r"^[0-9]{4}$")
     #: Rules in force from the start.
     behaviours: list[Behaviour] = Field(default_factory=list)
 
 
 class MockGgk:
-    """The state of one mock: its rules, its ledger and its pending callbacks."""
+    """The state of one mock: its rules, its ledger, its aanbieders' log and its pending callbacks."""
 
     def __init__(self, config: MockGgkConfig) -> None:
         self.config = config
         self.rules = RuleBook(config.behaviours)
         self.ledger = Ledger()
+        self.aanbieder = AanbiederLog()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def reset(self) -> None:
-        """Forget rules and ledger (pending callbacks are cancelled by ``POST /_mock/reset``)."""
+        """Forget rules, ledger and log (pending callbacks are cancelled by ``POST /_mock/reset``)."""
         self.rules.reset()
         self.ledger.reset()
+        self.aanbieder.reset()
 
     def cancel_pending(self) -> None:
         for task in list(self._tasks):
@@ -150,6 +163,11 @@ class MockGgk:
 
         self.ledger.update(ref, accepted=True, outcome="accepted")
         log.info("mock_ggk_accepted", referentienummer=ref, functie=envelope.functie, mode=behaviour.mode)
+        # Parsing is CPU work: off the event loop. Recorded before the Bv03, so a test sees it at once.
+        if isinstance(envelope, Retourbericht):
+            await asyncio.to_thread(self.aanbieder.record_du01, envelope, now=datetime.now())
+        elif envelope.functie.upper().endswith("319"):
+            await asyncio.to_thread(self._record_antwoord, envelope)
         if isinstance(envelope, Heenbericht):
             if behaviour.mode == "no_retour":
                 self.ledger.update(ref, outcome="no_retour")
@@ -182,8 +200,16 @@ class MockGgk:
             outcome=f"accepted:{fo01.code}",
         )
         self.ledger.update(fo01.referentienummer, accepted=True)
+        self.aanbieder.record_fo01(fo01, now=datetime.now())
         answer = render_bv03(GGK_SYSTEEM, fo01.zender, new_referentienummer(), fo01.referentienummer)
         return Response(answer, media_type=_SOAP_MEDIA_TYPE)
+
+    def _record_antwoord(self, h: Heenbericht) -> None:
+        """Record a 319 for ``/_mock/aanbieder/antwoorden``; an invalid one earns a Fo01 later instead."""
+        try:
+            self.aanbieder.record_antwoord(h, parse_antwoord(h.payload))
+        except PayloadRejected:
+            return
 
     # --- the aanbieder's asynchronous answer -----------------------------------------------------
 
@@ -252,6 +278,7 @@ def create_app(config: MockGgkConfig) -> FastAPI:
 
     app = FastAPI(title="Mock GGk + aanbieders", lifespan=lifespan)
     app.state.ggk = mock
+    app.include_router(aanbieder_router(mock))
 
     @app.post("/ggk/soap")
     async def soap(request: Request) -> Response:

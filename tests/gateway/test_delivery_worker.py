@@ -25,7 +25,7 @@ from gateway.clock import FrozenClock
 from gateway.delivery.outcome import Outcome, OutcomeKind
 from gateway.delivery.worker import Claimed, DeliveryWorker
 from gateway.events import MESSAGE_DELIVERED, MESSAGE_EXPIRED, MESSAGE_PARKED
-from gateway.inbound.ggk_retours import handle_ggk_soap
+from gateway.inbound.ggk_dispatch import handle_ggk_soap
 from gateway.intake import accept_beschikking
 from gateway.outbox import PARTY_GGK, enqueue_ggk_heenbericht
 from gateway.runtime import Runtime
@@ -55,7 +55,7 @@ class ScriptedTransport:
         self.entered = threading.Event()
         self._lock = threading.Lock()
 
-    def send(self, wire_body: bytes, *, after_unknown: bool) -> Outcome:
+    def send(self, wire_body: bytes, *, after_unknown: bool, operation: str = "") -> Outcome:
         with self._lock:
             self.calls.append((wire_body, after_unknown))
             outcome = self.outcomes.pop(0)
@@ -172,6 +172,7 @@ def test_claim_takes_a_lease_and_counts_the_attempt(
         attempt=1,
         party=PARTY_GGK,
         route="ggk:99990001",
+        operation="ggk_Di01",
         wire_body=stored.wire_body,
         after_unknown=False,
         first_attempt_at=claimed_at,

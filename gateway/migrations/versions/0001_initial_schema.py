@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 10:17:20.573519
+Create Date: 2026-11-22 10:29:06.039240
 """
 
 from collections.abc import Sequence
@@ -36,6 +36,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_api_clients_key_prefix"), ["key_prefix"], unique=False)
 
     op.create_table(
+        "declaraties",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("law", sa.String(length=20), nullable=False),
+        sa.Column("gemeentecode", sa.String(length=4), nullable=False),
+        sa.Column("aanbieder_agb", sa.String(length=8), nullable=False),
+        sa.Column("declaratienummer", sa.String(length=12), nullable=False),
+        sa.Column("periode_begin", sa.Date(), nullable=False),
+        sa.Column("periode_eind", sa.Date(), nullable=False),
+        sa.Column("totaal_ingediend", sa.BigInteger(), nullable=False),
+        sa.Column("totaal_toegekend", sa.BigInteger(), nullable=False),
+        sa.Column("inbound_id", sa.BigInteger(), nullable=False),
+        sa.Column("bericht_identificatie", sa.String(length=12), nullable=False),
+        sa.Column("received_at", gateway.store.tables.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_declaraties")),
+        sa.UniqueConstraint(
+            "law",
+            "aanbieder_agb",
+            "declaratienummer",
+            name=op.f("uq_declaraties_law_aanbieder_agb_declaratienummer"),
+        ),
+    )
+    with op.batch_alter_table("declaraties", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_declaraties_inbound_id"), ["inbound_id"], unique=False)
+
+    op.create_table(
         "beschikkingen",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("law", sa.String(length=20), nullable=False),
@@ -57,6 +82,49 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("beschikkingen", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_beschikkingen_bsn_hash"), ["bsn_hash"], unique=False)
+
+    op.create_table(
+        "declaratie_prestaties",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("declaratie_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("law", sa.String(length=20), nullable=False),
+        sa.Column("aanbieder_agb", sa.String(length=8), nullable=False),
+        sa.Column("referentienummer", sa.String(length=20), nullable=False),
+        sa.Column("vorig_referentienummer", sa.String(length=20), nullable=True),
+        sa.Column("toewijzingnummer", sa.BigInteger(), nullable=False),
+        sa.Column("bsn_hash", sa.String(length=64), nullable=False),
+        sa.Column("categorie", sa.String(length=2), nullable=False),
+        sa.Column("productcode", sa.String(length=5), nullable=False),
+        sa.Column("periode_begin", sa.Date(), nullable=False),
+        sa.Column("periode_eind", sa.Date(), nullable=False),
+        sa.Column("volume", sa.BigInteger(), nullable=False),
+        sa.Column("eenheid", sa.String(length=2), nullable=False),
+        sa.Column("tarief", sa.BigInteger(), nullable=True),
+        sa.Column("bedrag", sa.BigInteger(), nullable=False),
+        sa.Column("debet_credit", sa.String(length=1), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("retour_codes", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["declaratie_id"],
+            ["declaraties.id"],
+            name=op.f("fk_declaratie_prestaties_declaratie_id_declaraties"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_declaratie_prestaties")),
+    )
+    with op.batch_alter_table("declaratie_prestaties", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_declaratie_prestaties_aanbieder_agb_law_referentienummer"),
+            ["aanbieder_agb", "law", "referentienummer"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_declaratie_prestaties_declaratie_id"), ["declaratie_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_declaratie_prestaties_toewijzingnummer_status"),
+            ["toewijzingnummer", "status"],
+            unique=False,
+        )
 
     op.create_table(
         "idempotency_records",
@@ -81,6 +149,7 @@ def upgrade() -> None:
         sa.Column("party", sa.String(length=20), nullable=False),
         sa.Column("route", sa.String(length=60), nullable=False),
         sa.Column("message_type", sa.String(length=30), nullable=False),
+        sa.Column("operation", sa.String(length=20), nullable=False),
         sa.Column("law", sa.String(length=20), nullable=True),
         sa.Column("state", sa.String(length=12), nullable=False),
         sa.Column("sender", sa.String(length=20), nullable=False),
@@ -88,6 +157,7 @@ def upgrade() -> None:
         sa.Column("referentienummer", sa.String(length=36), nullable=False),
         sa.Column("bericht_identificatie", sa.String(length=12), nullable=False),
         sa.Column("beschikking_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("answers_inbound_id", sa.BigInteger(), nullable=True),
         sa.Column("bsn_hash", sa.String(length=64), nullable=True),
         sa.Column("payload", sa.LargeBinary(), nullable=False),
         sa.Column("wire_body", sa.LargeBinary(), nullable=False),
@@ -112,6 +182,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("referentienummer", name=op.f("uq_messages_referentienummer")),
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_messages_answers_inbound_id"), ["answers_inbound_id"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_messages_beschikking_id"), ["beschikking_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_messages_bsn_hash"), ["bsn_hash"], unique=False)
         batch_op.create_index("ix_messages_due", ["state", "next_attempt_at"], unique=False)
@@ -138,6 +211,8 @@ def upgrade() -> None:
         sa.Column("toewijzingsdatum", sa.Date(), nullable=False),
         sa.Column("toewijzingstijd", sa.Time(), nullable=False),
         sa.Column("reden_wijziging", sa.String(length=2), nullable=True),
+        sa.Column("referentie_aanbieder", sa.String(length=36), nullable=True),
+        sa.Column("vervangt_id", sa.BigInteger(), nullable=True),
         sa.Column("commentaar", sa.Text(), nullable=True),
         sa.Column("created_at", gateway.store.tables.UTCDateTime(), nullable=False),
         sa.Column("updated_at", gateway.store.tables.UTCDateTime(), nullable=False),
@@ -202,11 +277,15 @@ def upgrade() -> None:
         sa.Column("party", sa.String(length=20), nullable=False),
         sa.Column("operation", sa.String(length=20), nullable=False),
         sa.Column("message_type", sa.String(length=30), nullable=True),
+        sa.Column("law", sa.String(length=20), nullable=True),
+        sa.Column("bericht_identificatie", sa.String(length=12), nullable=True),
         sa.Column("referentienummer", sa.String(length=36), nullable=True),
         sa.Column("cross_refnummer", sa.String(length=36), nullable=True),
         sa.Column("sender", sa.String(length=20), nullable=True),
         sa.Column("receiver", sa.String(length=20), nullable=True),
         sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("bsn_hash", sa.String(length=64), nullable=True),
+        sa.Column("answer_message_id", sa.BigInteger(), nullable=True),
         sa.Column("matched_message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("retour_codes", sa.JSON(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
@@ -222,11 +301,17 @@ def upgrade() -> None:
         sa.UniqueConstraint("referentienummer", name=op.f("uq_inbound_messages_referentienummer")),
     )
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_inbound_messages_bsn_hash"), ["bsn_hash"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_inbound_messages_cross_refnummer"), ["cross_refnummer"], unique=False
         )
         batch_op.create_index(
             batch_op.f("ix_inbound_messages_matched_message_id"), ["matched_message_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_inbound_messages_sender_message_type_bericht_identificatie"),
+            ["sender", "message_type", "bericht_identificatie"],
+            unique=False,
         )
         batch_op.create_index(batch_op.f("ix_inbound_messages_status"), ["status"], unique=False)
 
@@ -250,19 +335,183 @@ def upgrade() -> None:
             batch_op.f("ix_message_toewijzingen_toewijzing_id"), ["toewijzing_id"], unique=False
         )
 
+    op.create_table(
+        "toewijzing_versies",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("toewijzing_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("versie", sa.Integer(), nullable=False),
+        sa.Column("oorzaak", sa.String(length=20), nullable=False),
+        sa.Column("reden_wijziging", sa.String(length=2), nullable=True),
+        sa.Column("staat", sa.JSON(), nullable=False),
+        sa.Column("api_client_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("changed_at", gateway.store.tables.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["api_client_id"],
+            ["api_clients.id"],
+            name=op.f("fk_toewijzing_versies_api_client_id_api_clients"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["toewijzing_id"],
+            ["toewijzingen.id"],
+            name=op.f("fk_toewijzing_versies_toewijzing_id_toewijzingen"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_toewijzing_versies")),
+        sa.UniqueConstraint(
+            "toewijzing_id", "versie", name=op.f("uq_toewijzing_versies_toewijzing_id_versie")
+        ),
+    )
+    with op.batch_alter_table("toewijzing_versies", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_toewijzing_versies_toewijzing_id"), ["toewijzing_id"], unique=False
+        )
+
+    op.create_table(
+        "deadlines",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("inbound_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("werkdagen", sa.Integer(), nullable=False),
+        sa.Column("started_at", gateway.store.tables.UTCDateTime(), nullable=False),
+        sa.Column("due_at", gateway.store.tables.UTCDateTime(), nullable=False),
+        sa.Column("created_at", gateway.store.tables.UTCDateTime(), nullable=False),
+        sa.Column("met_at", gateway.store.tables.UTCDateTime(), nullable=True),
+        sa.Column("overdue_at", gateway.store.tables.UTCDateTime(), nullable=True),
+        sa.Column("handled_at", gateway.store.tables.UTCDateTime(), nullable=True),
+        sa.Column("handled_by", sa.String(length=100), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["inbound_id"], ["inbound_messages.id"], name=op.f("fk_deadlines_inbound_id_inbound_messages")
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"], ["messages.id"], name=op.f("fk_deadlines_message_id_messages")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_deadlines")),
+        sa.UniqueConstraint("kind", "inbound_id", name=op.f("uq_deadlines_kind_inbound_id")),
+        sa.UniqueConstraint("kind", "message_id", name=op.f("uq_deadlines_kind_message_id")),
+    )
+    with op.batch_alter_table("deadlines", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_deadlines_inbound_id"), ["inbound_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_deadlines_message_id"), ["message_id"], unique=False)
+        batch_op.create_index("ix_deadlines_open", ["met_at", "overdue_at", "due_at"], unique=False)
+
+    op.create_table(
+        "verzoeken",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("law", sa.String(length=20), nullable=False),
+        sa.Column("soort", sa.String(length=3), nullable=False),
+        sa.Column("aanbieder_agb", sa.String(length=8), nullable=False),
+        sa.Column("referentie_aanbieder", sa.String(length=36), nullable=False),
+        sa.Column("bsn", sa.String(length=9), nullable=False),
+        sa.Column("bsn_hash", sa.String(length=64), nullable=False),
+        sa.Column("inbound_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("inhoud", sa.JSON(), nullable=False),
+        sa.Column("received_at", gateway.store.tables.UTCDateTime(), nullable=False),
+        sa.Column("answered_at", gateway.store.tables.UTCDateTime(), nullable=True),
+        sa.Column("answer_message_id", sa.BigInteger(), nullable=True),
+        sa.Column("beschikking_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["beschikking_id"], ["beschikkingen.id"], name=op.f("fk_verzoeken_beschikking_id_beschikkingen")
+        ),
+        sa.ForeignKeyConstraint(
+            ["inbound_id"], ["inbound_messages.id"], name=op.f("fk_verzoeken_inbound_id_inbound_messages")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_verzoeken")),
+        sa.UniqueConstraint(
+            "law",
+            "aanbieder_agb",
+            "referentie_aanbieder",
+            name=op.f("uq_verzoeken_law_aanbieder_agb_referentie_aanbieder"),
+        ),
+    )
+    with op.batch_alter_table("verzoeken", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_verzoeken_aanbieder_agb"), ["aanbieder_agb"], unique=False)
+        batch_op.create_index(batch_op.f("ix_verzoeken_bsn_hash"), ["bsn_hash"], unique=False)
+        batch_op.create_index(batch_op.f("ix_verzoeken_status"), ["status"], unique=False)
+
+    op.create_table(
+        "zorglevering_meldingen",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("soort", sa.String(length=5), nullable=False),
+        sa.Column("law", sa.String(length=20), nullable=False),
+        sa.Column("bsn_hash", sa.String(length=64), nullable=False),
+        sa.Column("toewijzingnummer", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("begindatum", sa.Date(), nullable=False),
+        sa.Column("einddatum", sa.Date(), nullable=True),
+        sa.Column("reden_beeindiging", sa.String(length=2), nullable=True),
+        sa.Column("status_aanlevering", sa.String(length=1), nullable=False),
+        sa.Column("aanbieder_agb", sa.String(length=8), nullable=False),
+        sa.Column("inbound_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("bericht_identificatie", sa.String(length=12), nullable=False),
+        sa.Column("positie", sa.Integer(), nullable=False),
+        sa.Column("actueel", sa.Boolean(), nullable=False),
+        sa.Column("verwijderd", sa.Boolean(), nullable=False),
+        sa.Column("vervangen_door_id", sa.BigInteger(), nullable=True),
+        sa.Column("received_at", gateway.store.tables.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["inbound_id"],
+            ["inbound_messages.id"],
+            name=op.f("fk_zorglevering_meldingen_inbound_id_inbound_messages"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["toewijzingnummer"],
+            ["toewijzingen.id"],
+            name=op.f("fk_zorglevering_meldingen_toewijzingnummer_toewijzingen"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_zorglevering_meldingen")),
+    )
+    with op.batch_alter_table("zorglevering_meldingen", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_zorglevering_meldingen_inbound_id"), ["inbound_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_zorglevering_meldingen_law_bsn_hash_toewijzingnummer_begindatum"),
+            ["law", "bsn_hash", "toewijzingnummer", "begindatum"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_zorglevering_meldingen_law_toewijzingnummer_soort_actueel"),
+            ["law", "toewijzingnummer", "soort", "actueel"],
+            unique=False,
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("zorglevering_meldingen", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_zorglevering_meldingen_law_toewijzingnummer_soort_actueel"))
+        batch_op.drop_index(batch_op.f("ix_zorglevering_meldingen_law_bsn_hash_toewijzingnummer_begindatum"))
+        batch_op.drop_index(batch_op.f("ix_zorglevering_meldingen_inbound_id"))
+
+    op.drop_table("zorglevering_meldingen")
+    with op.batch_alter_table("verzoeken", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_verzoeken_status"))
+        batch_op.drop_index(batch_op.f("ix_verzoeken_bsn_hash"))
+        batch_op.drop_index(batch_op.f("ix_verzoeken_aanbieder_agb"))
+
+    op.drop_table("verzoeken")
+    with op.batch_alter_table("deadlines", schema=None) as batch_op:
+        batch_op.drop_index("ix_deadlines_open")
+        batch_op.drop_index(batch_op.f("ix_deadlines_message_id"))
+        batch_op.drop_index(batch_op.f("ix_deadlines_inbound_id"))
+
+    op.drop_table("deadlines")
+    with op.batch_alter_table("toewijzing_versies", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_toewijzing_versies_toewijzing_id"))
+
+    op.drop_table("toewijzing_versies")
     with op.batch_alter_table("message_toewijzingen", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_message_toewijzingen_toewijzing_id"))
 
     op.drop_table("message_toewijzingen")
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_inbound_messages_status"))
+        batch_op.drop_index(batch_op.f("ix_inbound_messages_sender_message_type_bericht_identificatie"))
         batch_op.drop_index(batch_op.f("ix_inbound_messages_matched_message_id"))
         batch_op.drop_index(batch_op.f("ix_inbound_messages_cross_refnummer"))
+        batch_op.drop_index(batch_op.f("ix_inbound_messages_bsn_hash"))
 
     op.drop_table("inbound_messages")
     with op.batch_alter_table("events", schema=None) as batch_op:
@@ -283,13 +532,24 @@ def downgrade() -> None:
         batch_op.drop_index("ix_messages_due")
         batch_op.drop_index(batch_op.f("ix_messages_bsn_hash"))
         batch_op.drop_index(batch_op.f("ix_messages_beschikking_id"))
+        batch_op.drop_index(batch_op.f("ix_messages_answers_inbound_id"))
 
     op.drop_table("messages")
     op.drop_table("idempotency_records")
+    with op.batch_alter_table("declaratie_prestaties", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_declaratie_prestaties_toewijzingnummer_status"))
+        batch_op.drop_index(batch_op.f("ix_declaratie_prestaties_declaratie_id"))
+        batch_op.drop_index(batch_op.f("ix_declaratie_prestaties_aanbieder_agb_law_referentienummer"))
+
+    op.drop_table("declaratie_prestaties")
     with op.batch_alter_table("beschikkingen", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_beschikkingen_bsn_hash"))
 
     op.drop_table("beschikkingen")
+    with op.batch_alter_table("declaraties", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_declaraties_inbound_id"))
+
+    op.drop_table("declaraties")
     with op.batch_alter_table("api_clients", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_clients_key_prefix"))
 

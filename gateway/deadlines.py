@@ -1,0 +1,273 @@
+"""Deadlines in werkdagen: what the chain owes, and noticing - once - when it is late.
+
+The iJw/iWmo standard gives every answer a period in werkdagen:
+
+==========================  ==========  ==============================================
+kind                        werkdagen   subject: the period starts at ...
+==========================  ==========  ==============================================
+``retour``                  3           our heenbericht (message_id): when it is enqueued
+``antwoord_verzoek``        5           a VOT/VOW (inbound_id): when it arrived; met by our 301/319
+``declaratie_antwoord``     10          a 323 (inbound_id): when it arrived; met by our 325
+``melding_start_stop``      5           a 305/307 (inbound_id): the start/stop date it reports
+==========================  ==========  ==============================================
+
+A deadline is *met* when the awaited thing happens and *overdue* when ``due_at`` passes
+first. Overdue is a one-way, once-only mark: :func:`scan_overdue` sets ``overdue_at`` with
+a guarded UPDATE ... RETURNING and records exactly one ``deadline.verlopen`` event per
+deadline - repeated or concurrent scans find nothing more to do. A deadline met late
+(before the scanner saw it) gets its one event from :func:`meet_deadline` instead.
+An operator closes the loop with :func:`mark_handled`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+from functools import lru_cache
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from gateway.clock import NL
+from gateway.events import DEADLINE_OVERDUE, record_event
+from gateway.runtime import Runtime
+from gateway.settings import Settings
+from gateway.store.database import transaction
+from gateway.store.tracking_tables import Deadline
+from gateway.werkdagen import WerkdagKalender
+
+log = structlog.get_logger("gateway.deadlines")
+
+
+class DeadlineKind(StrEnum):
+    RETOUR = "retour"
+    ANTWOORD_VERZOEK = "antwoord_verzoek"
+    DECLARATIE_ANTWOORD = "declaratie_antwoord"
+    MELDING_START_STOP = "melding_start_stop"
+
+
+#: The standard's periods, in werkdagen.
+WERKDAGEN: dict[str, int] = {
+    DeadlineKind.RETOUR: 3,
+    DeadlineKind.ANTWOORD_VERZOEK: 5,
+    DeadlineKind.DECLARATIE_ANTWOORD: 10,
+    DeadlineKind.MELDING_START_STOP: 5,
+}
+
+
+@lru_cache(maxsize=8)
+def _calendar(extra_free_days: tuple[date, ...], excluded: tuple[str, ...]) -> WerkdagKalender:
+    return WerkdagKalender(extra_free_days=extra_free_days, excluded_holidays=excluded)
+
+
+def calendar_for(settings: Settings) -> WerkdagKalender:
+    """The configured werkdagen calendar, built once per distinct configuration."""
+    return _calendar(tuple(settings.werkdagen_extra_free_days), tuple(settings.werkdagen_excluded_holidays))
+
+
+def _subject(kind: str, message_id: int | None, inbound_id: int | None) -> ColumnElement[bool]:
+    if kind not in WERKDAGEN:
+        raise ValueError(f"unknown deadline kind {kind!r}")
+    if (message_id is None) == (inbound_id is None):
+        raise ValueError("a deadline needs exactly one subject: message_id or inbound_id")
+    if message_id is not None:
+        return (Deadline.kind == kind) & (Deadline.message_id == message_id)
+    return (Deadline.kind == kind) & (Deadline.inbound_id == inbound_id)
+
+
+def _as_moment(start: datetime | date) -> datetime:
+    if isinstance(start, datetime):
+        if start.tzinfo is None:
+            raise ValueError("a deadline's start must be an aware datetime or a date")
+        return start.astimezone(UTC)
+    return datetime.combine(start, time(0), tzinfo=NL).astimezone(UTC)
+
+
+def open_deadline(
+    session: Session,
+    runtime: Runtime,
+    kind: str,
+    *,
+    message_id: int | None = None,
+    inbound_id: int | None = None,
+    start: datetime | date,
+) -> Deadline:
+    """Start waiting: due at the end of the ``WERKDAGEN[kind]``-th werkdag after ``start``.
+
+    ``start`` is a moment (aware; its Dutch calendar date is day 0) or a Dutch calendar
+    date. Idempotent: a second call for the same kind and subject returns the first row.
+    Does not commit - it belongs to the caller's transaction.
+    """
+    condition = _subject(kind, message_id, inbound_id)
+    existing = session.scalars(select(Deadline).where(condition)).first()
+    if existing is not None:
+        return existing
+    werkdagen = WERKDAGEN[kind]
+    deadline = Deadline(
+        kind=kind,
+        message_id=message_id,
+        inbound_id=inbound_id,
+        werkdagen=werkdagen,
+        started_at=_as_moment(start),
+        due_at=calendar_for(runtime.settings).deadline_at(start, werkdagen),
+        created_at=runtime.clock.now(),
+    )
+    session.add(deadline)
+    session.flush()
+    return deadline
+
+
+def meet_deadline(
+    session: Session,
+    runtime: Runtime,
+    kind: str,
+    *,
+    message_id: int | None = None,
+    inbound_id: int | None = None,
+) -> Deadline | None:
+    """The awaited thing happened now. Returns the deadline, or None when none was open.
+
+    Met after ``due_at`` and not yet reported: it is marked overdue and gets its one
+    ``deadline.verlopen`` event here (``late=True``), so a late answer is never silent.
+    """
+    condition = _subject(kind, message_id, inbound_id)
+    now = runtime.clock.now()
+    met = session.execute(
+        update(Deadline)
+        .where(condition, Deadline.met_at.is_(None))
+        .values(met_at=now)
+        .returning(Deadline.id)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    if met is None:
+        return None
+    late = session.execute(
+        update(Deadline)
+        .where(Deadline.id == met, Deadline.overdue_at.is_(None), Deadline.due_at < now)
+        .values(overdue_at=now)
+        .returning(Deadline.id)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    deadline = session.get(Deadline, met, populate_existing=True)
+    assert deadline is not None
+    if late is not None:
+        _record_overdue(session, runtime, deadline, late=True)
+        log.info("deadline_met_late", deadline_id=deadline.id, kind=kind)
+    return deadline
+
+
+def report_received(
+    session: Session, runtime: Runtime, kind: str, *, inbound_id: int, event_date: date
+) -> Deadline:
+    """A report about ``event_date`` (a 305's start, a 307's stop) arrived now.
+
+    Opens and meets its deadline at once; ``overdue_at`` is set (with one event) when the
+    report came after the ``WERKDAGEN[kind]`` werkdagen the standard allows.
+    """
+    open_deadline(session, runtime, kind, inbound_id=inbound_id, start=event_date)
+    deadline = meet_deadline(session, runtime, kind, inbound_id=inbound_id)
+    if deadline is None:  # already met by an earlier call for this inbound message
+        existing = session.scalars(select(Deadline).where(_subject(kind, None, inbound_id))).one()
+        return existing
+    return deadline
+
+
+def mark_handled(session: Session, runtime: Runtime, deadline_id: int, *, handled_by: str) -> Deadline:
+    """An operator dealt with a (usually overdue) deadline; the first marking is kept."""
+    deadline = session.get(Deadline, deadline_id, with_for_update=True)
+    if deadline is None:
+        raise LookupError(f"no deadline {deadline_id}")
+    if deadline.handled_at is None:
+        deadline.handled_at = runtime.clock.now()
+        deadline.handled_by = handled_by[:100]
+    return deadline
+
+
+def overdue_unhandled(session: Session, *, limit: int = 100) -> Sequence[Deadline]:
+    """Missed deadlines nobody has marked handled yet, oldest due first (operator view)."""
+    return session.scalars(
+        select(Deadline)
+        .where(Deadline.overdue_at.is_not(None), Deadline.handled_at.is_(None))
+        .order_by(Deadline.due_at, Deadline.id)
+        .limit(limit)
+    ).all()
+
+
+def scan_overdue(runtime: Runtime, *, batch_size: int | None = None) -> int:
+    """Mark every open deadline past ``due_at`` overdue, with one event each. Returns how many.
+
+    Each batch is one transaction: the marks and their events commit together or not
+    at all. The batch is claimed by a single guarded ``UPDATE ... WHERE id IN (SELECT ...
+    FOR UPDATE SKIP LOCKED) ... RETURNING``: scanners on several machines share the work
+    on PostgreSQL without waiting for each other, SQLite takes its write lock before
+    reading, and only the rows the UPDATE returns get an event - so a deadline is
+    reported once, however often and however concurrently it is scanned.
+    """
+    size = batch_size or runtime.settings.deadline_scan_batch_size
+    total = 0
+    while True:
+        with transaction(runtime.sessions) as session:
+            now = runtime.clock.now()
+            open_and_due = (Deadline.met_at.is_(None), Deadline.overdue_at.is_(None), Deadline.due_at < now)
+            batch = (
+                select(Deadline.id)
+                .where(*open_and_due)
+                .order_by(Deadline.due_at, Deadline.id)
+                .limit(size)
+                .with_for_update(skip_locked=True)
+            )
+            marked = session.scalars(
+                update(Deadline)
+                .where(Deadline.id.in_(batch.scalar_subquery()), *open_and_due)
+                .values(overdue_at=now)
+                .returning(Deadline.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+            if marked:
+                for deadline in session.scalars(
+                    select(Deadline).where(Deadline.id.in_(marked)).order_by(Deadline.id)
+                ):
+                    _record_overdue(session, runtime, deadline, late=False)
+        total += len(marked)
+        if len(marked) < size:
+            break
+    if total:
+        log.info("deadlines_overdue", count=total)
+    return total
+
+
+def _record_overdue(session: Session, runtime: Runtime, deadline: Deadline, *, late: bool) -> None:
+    record_event(
+        session,
+        runtime,
+        DEADLINE_OVERDUE,
+        message_id=deadline.message_id,
+        deadline_id=deadline.id,
+        kind=deadline.kind,
+        inbound_id=deadline.inbound_id,
+        werkdagen=deadline.werkdagen,
+        due_at=deadline.due_at.isoformat(),
+        late=late,
+    )
+
+
+class OverdueScanner:
+    """The background loop: :func:`scan_overdue` every ``deadline_scan_interval_s``."""
+
+    def __init__(self, runtime: Runtime, interval_s: float | None = None) -> None:
+        self.runtime = runtime
+        self.interval_s = interval_s or runtime.settings.deadline_scan_interval_s
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("overdue_scanner_started", interval_s=self.interval_s)
+        while not stop.is_set():
+            try:
+                scan_overdue(self.runtime)
+            except Exception:  # the loop must survive a database restart
+                log.exception("overdue_scan_error")
+            stop.wait(self.interval_s)
+        log.info("overdue_scanner_stopped")
