@@ -15,6 +15,7 @@ from sqlalchemy import text
 from gateway import __version__
 from gateway.api import berichten, beschikkingen, events_feed, inbound_ggk, toewijzingen, verzoeken
 from gateway.api.problems import install_problem_handlers
+from gateway.deadlines import OverdueScanner
 from gateway.delivery.worker import DeliveryWorker
 from gateway.runtime import Runtime
 
@@ -25,9 +26,16 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
-        thread = None
+        threads: list[threading.Thread] = []
         if worker is not None:
-            thread = threading.Thread(target=worker.run, args=(stop,), name="delivery-worker", daemon=True)
+            threads.append(
+                threading.Thread(target=worker.run, args=(stop,), name="delivery-worker", daemon=True)
+            )
+            scanner = OverdueScanner(runtime)
+            threads.append(
+                threading.Thread(target=scanner.run, args=(stop,), name="overdue-scanner", daemon=True)
+            )
+        for thread in threads:
             thread.start()
         try:
             yield
@@ -35,7 +43,7 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
             stop.set()
             if worker is not None:
                 worker.wake()
-            if thread is not None:
+            for thread in threads:
                 thread.join(timeout=runtime.settings.delivery.send_timeout_s + 5)
 
     app = FastAPI(

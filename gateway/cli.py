@@ -20,6 +20,7 @@ from sqlalchemy import select
 from gateway import __version__
 from gateway.api_keys import ALL_SCOPES, create_client
 from gateway.app import create_app
+from gateway.deadlines import OverdueScanner
 from gateway.delivery.assembly import build_worker
 from gateway.log_setup import configure_logging
 from gateway.runtime import Runtime
@@ -174,7 +175,12 @@ def worker() -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _stop)
+    scanner = threading.Thread(
+        target=OverdueScanner(runtime).run, args=(stop,), name="overdue-scanner", daemon=True
+    )
+    scanner.start()
     delivery.run(stop)
+    scanner.join(timeout=10)
     runtime.close()
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from gateway.runtime import Runtime
 from gateway.store.tables import Event
+from gateway.webhooks import fan_out
 
 BESCHIKKING_ACCEPTED = "beschikking.geaccepteerd"
 MESSAGE_DELIVERED = "bericht.afgeleverd"
@@ -37,4 +38,5 @@ def record_event(
         created_at=runtime.clock.now(),
     )
     session.add(event)
+    fan_out(session, runtime, event)
     return event

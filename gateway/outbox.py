@@ -27,6 +27,7 @@ from connectors.ggk import (
     soap_request,
 )
 from gateway.clock import local_now
+from gateway.deadlines import DeadlineKind, open_deadline
 from gateway.runtime import Runtime
 from gateway.store.tables import Message, MessageState
 
@@ -131,6 +132,9 @@ def enqueue_ggk_heenbericht(
         )
     )
     body, _headers = soap_request(envelope, GGK_DI01)
+    if law is not None:
+        # Every iJw/iWmo heenbericht is answered by exactly one retour within 3 werkdagen (OP090).
+        open_deadline(session, runtime, DeadlineKind.RETOUR, message_id=message.id, start=runtime.clock.now())
     return _queue(message, runtime, body)
 
 

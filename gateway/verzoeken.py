@@ -34,6 +34,7 @@ from connectors.istandaard.model_inbound import (
 from gateway.api.problems import FieldError, Problem, validation_problem
 from gateway.bsn import keyed_hash
 from gateway.clock import local_now
+from gateway.deadlines import DeadlineKind, meet_deadline, open_deadline
 from gateway.events import record_event
 from gateway.inbound.context import InboundContext, RetourDecision
 from gateway.outbox import enqueue_ggk_heenbericht
@@ -245,6 +246,10 @@ def _store(
     )
     session.add(verzoek)
     session.flush()
+    # The 301 or 319 is due within 5 werkdagen; one deadline per received message.
+    open_deadline(
+        session, runtime, DeadlineKind.ANTWOORD_VERZOEK, inbound_id=ctx.inbound_id, start=ctx.received_at
+    )
     log.info("verzoek_received", verzoek_id=verzoek.id, soort=soort, inbound_id=ctx.inbound_id)
     return verzoek
 
@@ -316,6 +321,7 @@ def answer_319(
         beschikking_id=None,
         bsn_hash=verzoek.bsn_hash,
     )
+    meet_deadline(session, runtime, DeadlineKind.ANTWOORD_VERZOEK, inbound_id=verzoek.inbound_id)
     verzoek.status = "afgewezen" if antwoord == AFGEWEZEN else "in_onderzoek"
     verzoek.answered_at = runtime.clock.now()
     verzoek.answer_message_id = message.id
@@ -372,6 +378,7 @@ def honour_vow(session: Session, runtime: Runtime, verzoek: Verzoek, api_client_
         _new_from_vow(session, runtime, anchor, item, verzoek.referentie_aanbieder, api_client_id)
     session.flush()
     message = send_301(session, runtime, law, anchor)
+    meet_deadline(session, runtime, DeadlineKind.ANTWOORD_VERZOEK, inbound_id=verzoek.inbound_id)
     verzoek.status = "toegekend"
     verzoek.answered_at = runtime.clock.now()
     verzoek.answer_message_id = message.id

@@ -18,6 +18,7 @@ from gateway.api.beschikking_models import BerichtRef, BeschikkingIn, Beschikkin
 from gateway.api.problems import PROBLEM_JSON, FieldError, Problem, validation_problem
 from gateway.api_keys import SCOPE_BERICHTEN_READ, SCOPE_BESCHIKKINGEN_WRITE
 from gateway.bsn import keyed_hash
+from gateway.deadlines import DeadlineKind, meet_deadline
 from gateway.intake import accept_beschikking, bericht_ref
 from gateway.runtime import Runtime
 from gateway.store.database import transaction
@@ -228,6 +229,7 @@ def honour(verzoek_id: int, body: ToekenningIn, request: Request, client: Writer
                 )
             )
         )
+        meet_deadline(session, runtime, DeadlineKind.ANTWOORD_VERZOEK, inbound_id=verzoek.inbound_id)
         verzoek.status = "toegekend"
         verzoek.answered_at = runtime.clock.now()
         verzoek.answer_message_id = message.id

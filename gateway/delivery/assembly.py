@@ -5,9 +5,11 @@ from __future__ import annotations
 import httpx
 
 from gateway.delivery.ggk_transport import GgkSoapTransport
+from gateway.delivery.webhook_transport import WebhookTransport
 from gateway.delivery.worker import DeliveryWorker
 from gateway.outbox import PARTY_GGK
 from gateway.runtime import Runtime
+from gateway.webhooks import PARTY_WEBHOOK
 
 
 def http_client(runtime: Runtime) -> httpx.Client:
@@ -22,6 +24,9 @@ def build_worker(runtime: Runtime, client: httpx.Client | None = None) -> Delive
     client = client or http_client(runtime)
     return DeliveryWorker(
         runtime,
-        {PARTY_GGK: GgkSoapTransport(runtime.settings.effective_ggk_url, client)},
+        {
+            PARTY_GGK: GgkSoapTransport(runtime.settings.effective_ggk_url, client),
+            PARTY_WEBHOOK: WebhookTransport(runtime.settings.webhooks, client, runtime.clock),
+        },
         on_close=client.close if owned else None,
     )

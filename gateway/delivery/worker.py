@@ -261,7 +261,8 @@ class DeliveryWorker:
         event: str | None = None
         if outcome.kind is OutcomeKind.DELIVERED:
             values.update(state=MessageState.DELIVERED, delivered_at=now)
-            event = MESSAGE_DELIVERED
+            # A delivered webhook is not news for the back-office (it just received it).
+            event = MESSAGE_DELIVERED if claimed.party != "webhook" else None
         elif outcome.kind is OutcomeKind.PERMANENT:
             values.update(state=MessageState.PARKED)
             event = MESSAGE_PARKED

@@ -31,6 +31,7 @@ from connectors.istandaard import identify as identify_payload
 from connectors.istandaard.model import BerichtHeader
 from gateway.bsn import keyed_hash
 from gateway.clock import local_now
+from gateway.deadlines import DeadlineKind, meet_deadline, open_deadline
 from gateway.events import record_event
 from gateway.inbound.context import NOT_ASSESSED, InboundContext, RetourDecision
 from gateway.outbox import PARTY_GGK, enqueue_ggk_fo01, enqueue_ggk_retour
@@ -138,6 +139,15 @@ def _process(
     outcome = handler.decide(session, runtime, ctx, bericht)
     if handler.answer is not None:
         antwoord, events = outcome
+        # The 325 is due within 10 werkdagen; this gateway answers at once.
+        open_deadline(
+            session,
+            runtime,
+            DeadlineKind.DECLARATIE_ANTWOORD,
+            inbound_id=inbound.id,
+            start=inbound.received_at,
+        )
+        meet_deadline(session, runtime, DeadlineKind.DECLARATIE_ANTWOORD, inbound_id=inbound.id)
         _send_declaratie_antwoord(
             session, runtime, envelope, inbound, retour_functie, handler, antwoord, bericht
         )

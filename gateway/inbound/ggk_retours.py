@@ -27,6 +27,7 @@ from connectors.ggk import (
 from connectors.istandaard import parse_toewijzing_retour
 from connectors.istandaard.errors import PayloadRejected
 from connectors.istandaard.retourcodes import ACCEPTED, NOT_ASSESSED
+from gateway.deadlines import DeadlineKind, meet_deadline
 from gateway.events import INBOUND_UNMATCHED, MESSAGE_REJECTED, RETOUR_RECEIVED, record_event
 from gateway.outbox import PARTY_GGK
 from gateway.runtime import Runtime
@@ -168,6 +169,7 @@ def _apply_retour(
         return
     refused = [c for c in codes if c not in _NON_ERROR_CODES]
     now = runtime.clock.now()
+    meet_deadline(session, runtime, DeadlineKind.RETOUR, message_id=message.id)
     message.state = MessageState.REJECTED if refused else MessageState.ANSWERED
     message.answered_at = now
     message.delivered_at = message.delivered_at or now
@@ -234,6 +236,7 @@ def handle_fo01(runtime: Runtime, body: bytes, fo01: Fo01) -> SoapReply:
                 inbound.matched_message_id = message.id
                 inbound.status = "matched"
                 if message.state in MessageState.AWAITING_ANSWER:
+                    meet_deadline(session, runtime, DeadlineKind.RETOUR, message_id=message.id)
                     message.state = MessageState.REJECTED
                     message.answered_at = now
                     message.answer_inbound_id = inbound.id

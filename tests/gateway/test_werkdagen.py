@@ -122,11 +122,11 @@ def test_the_holiday_policy_is_configurable() -> None:
 
 def test_the_calendar_comes_from_the_settings() -> None:
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         werkdagen_excluded_holidays=[],
         werkdagen_extra_free_days=["2026-05-05"],
     )
     calendar = WerkdagKalender.from_settings(settings)
     assert not calendar.is_werkdag(date(2026, 4, 3))  # Goede Vrijdag no longer excluded
     assert not calendar.is_werkdag(date(2026, 5, 5))
-    assert Settings(_env_file=None).werkdagen_excluded_holidays == ["Good Friday"]  # type: ignore[call-arg]
+    assert Settings(_env_file=None).werkdagen_excluded_holidays == ["Good Friday"]

@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
 from connectors.istandaard.law import Law
 from connectors.istandaard.model import BerichtHeader, Product
@@ -44,19 +44,6 @@ EIND = date(2026, 12, 31)
 START = "Client/StartProducten/StartProduct[{}]"
 STOP = "Client/StopProducten/StopProduct[{}]"
 _ids = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def postgres_database(postgres_database: str) -> str:
-    """Adds ``zorglevering_meldingen`` to the session's PostgreSQL database.
-
-    Until the Alembic migration includes the table, conftest's TRUNCATE of all model
-    tables would fail on it; this runs before that TRUNCATE for the tests here.
-    """
-    engine = create_engine(postgres_database)
-    Base.metadata.create_all(engine, tables=[ZorgleveringMelding.__table__], checkfirst=True)  # type: ignore[list-item]
-    engine.dispose()
-    return postgres_database
 
 
 @pytest.fixture(params=[Law.JEUGDWET, Law.WMO], ids=["ijw", "iwmo"])
@@ -207,7 +194,7 @@ class World:
 
 @pytest.fixture
 def world(runtime: Runtime, law: Law) -> Iterator[World]:
-    # Not in the Alembic migration yet: create the table when it is missing.
+    # Until the migration carries the table everywhere: create it when it is missing.
     Base.metadata.create_all(runtime.engine, tables=[ZorgleveringMelding.__table__], checkfirst=True)  # type: ignore[list-item]
     yield World(runtime, law)
 
