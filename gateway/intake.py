@@ -229,7 +229,11 @@ def render_checked(bericht: Toewijzingsbericht) -> bytes:
 def _check_no_overlap_with_existing(session: Session, request: BeschikkingIn, bsn_hash: str) -> None:
     """TR302 against what the client already has: no overlapping toewijzing of one product."""
     existing = session.scalars(
-        select(Toewijzing).where(Toewijzing.bsn_hash == bsn_hash, Toewijzing.law == request.wet.value)
+        select(Toewijzing).where(
+            Toewijzing.bsn_hash == bsn_hash,
+            Toewijzing.law == request.wet.value,
+            Toewijzing.reden_wijziging.is_distinct_from("13"),  # a deleted toewijzing never existed
+        )
     ).all()
     errors: list[FieldError] = []
     for index, product in enumerate(request.producten):

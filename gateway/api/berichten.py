@@ -16,6 +16,7 @@ from gateway.api.problems import PROBLEM_JSON, Problem
 from gateway.api_keys import SCOPE_BERICHTEN_READ
 from gateway.runtime import Runtime
 from gateway.store.tables import ApiClient, InboundMessage, Message, MessageState, MessageToewijzing
+from gateway.store.tracking_tables import Deadline
 
 router = APIRouter(prefix="/api/v1", tags=["berichten"])
 _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "problem+json"}
@@ -70,7 +71,21 @@ class BerichtSummary(BaseModel):
     href: str
 
 
+class Termijn(BaseModel):
+    """A deadline on this message: its retour within 3 werkdagen (OP090)."""
+
+    soort: str
+    werkdagen: int
+    uiterlijk: datetime
+    voldaan_op: datetime | None
+    #: Set once, when the deadline passed unmet; the event ``deadline.verlopen`` fired then.
+    te_laat_sinds: datetime | None
+    afgehandeld_op: datetime | None
+
+
 class BerichtDetail(BerichtSummary):
+    termijnen: list[Termijn]
+    te_laat: bool
     next_attempt_at: datetime | None
     last_error: str | None
     toewijzingnummers: list[int]
@@ -149,8 +164,23 @@ def get_bericht(message_id: int, request: Request, _client: Reader) -> BerichtDe
                     ],
                     href=f"/api/v1/berichten/{m.id}/retour",
                 )
+        deadlines = session.scalars(
+            select(Deadline).where(Deadline.message_id == m.id).order_by(Deadline.id)
+        ).all()
         return BerichtDetail(
             **_summary_fields(m),
+            termijnen=[
+                Termijn(
+                    soort=d.kind,
+                    werkdagen=d.werkdagen,
+                    uiterlijk=d.due_at,
+                    voldaan_op=d.met_at,
+                    te_laat_sinds=d.overdue_at,
+                    afgehandeld_op=d.handled_at,
+                )
+                for d in deadlines
+            ],
+            te_laat=any(d.overdue_at is not None and d.handled_at is None for d in deadlines),
             next_attempt_at=m.next_attempt_at if m.state == MessageState.QUEUED else None,
             last_error=m.last_error,
             toewijzingnummers=sorted(link.toewijzing_id for link in m.toewijzing_links),
