@@ -13,6 +13,7 @@ import httpx
 
 from gateway.api_keys import ALL_SCOPES, create_client
 from gateway.app import create_app
+from gateway.clock import Clock
 from gateway.delivery.assembly import build_worker
 from gateway.delivery.worker import DeliveryWorker
 from gateway.runtime import Runtime
@@ -63,6 +64,26 @@ class Stack:
         items: list[dict[str, Any]] = self.api.get("/api/v1/events", headers=AUTH).json()["items"]
         return items
 
+    def aanbieder_send(self, agb: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Make mock aanbieder ``agb`` send a heenbericht (``POST /_mock/aanbieder/{agb}/send``)."""
+        response = self.mock.post(f"/_mock/aanbieder/{agb}/send", json=request)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    def aanbieder_answer(self, referentienummer: str, timeout_s: float = 15.0) -> dict[str, Any]:
+        """The gemeente's answer (Du01 retour or Fo01) the mock aanbieder got to a Di01 it sent."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            response = self.mock.get(f"/_mock/aanbieder/retouren/{referentienummer}")
+            if response.status_code == 200:
+                result: dict[str, Any] = response.json()
+                return result
+            assert response.status_code == 404, response.text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no answer to {referentienummer} within {timeout_s} s")
+            time.sleep(0.05)
+
 
 @contextmanager
 def running_stack(
@@ -71,13 +92,15 @@ def running_stack(
     *,
     ggk_url: str | None = None,
     retour_delay_s: float = 0.05,
+    clock: Clock | None = None,
     **settings: Any,
 ) -> Iterator[Stack]:
+    """Gateway (API + worker) and mock GGk on free loopback ports; ``clock`` freezes the gateway's time."""
     gateway_port, mock_port = free_port(), free_port()
     config = make_settings(
         database_url, tmp_path, port=gateway_port, mock_port=mock_port, ggk_url=ggk_url or "", **settings
     )
-    runtime = Runtime.create(config)
+    runtime = Runtime.create(config, clock)
     with transaction(runtime.sessions) as session:
         create_client(session, "test-backoffice", list(ALL_SCOPES), runtime.clock.now(), key=TEST_API_KEY)
     worker = build_worker(runtime)
