@@ -307,3 +307,37 @@ def test_honouring_a_vow_extends_the_toewijzing_and_a_second_open_vow_gets_9374(
     assert state["einddatum"] == "2027-08-31"
     assert state["reden_wijziging"] == "12" and state["referentie_aanbieder"] == "VOW-4"
     assert [v["oorzaak"] for v in state["geschiedenis"]] == ["beschikking", "verzoek"]
+
+
+def test_vow_changing_an_unknown_toewijzing_gets_9351(stack: Stack) -> None:
+    nummer = _toewijzing(stack)
+    unknown = TeWijzigenProduct(
+        toewijzingnummer=424242, gewenste_ingangsdatum=START, einddatum=date(2027, 8, 31)
+    )
+    ref, _ = post_di01(stack, _vow("W6", "VOW-6", (unknown,), ongewijzigd=(nummer,)), "JW317")
+    assert retour(stack, ref).element_codes["Client/Verzoek/TeWijzigenProducten/TeWijzigenProduct[1]"] == (
+        "9351",
+    )
+
+
+def test_vow_back_in_time_gets_9357(stack: Stack) -> None:
+    nummer = _toewijzing(stack)
+    # Dagtekening today; a wished start before today that is not the original ingangsdatum.
+    back = TeWijzigenProduct(
+        toewijzingnummer=nummer, gewenste_ingangsdatum=date(2026, 1, 15), einddatum=date(2027, 8, 31)
+    )
+    ref, _ = post_di01(stack, _vow("W7", "VOW-7", (back,)), "JW317")
+    assert retour(stack, ref).element_codes["Client/Verzoek/TeWijzigenProducten/TeWijzigenProduct[1]"] == (
+        "9357",
+    )
+
+
+def test_vow_budget_change_from_another_date_gets_9373(stack: Stack) -> None:
+    budget = stack.post_beschikking(
+        beschikking_body(producten=[{"categorie": "45", "aanbieder_agb": AGB, "budget": 50000}])
+    )["toewijzingen"][0]["toewijzingnummer"]
+    change = TeWijzigenProduct(toewijzingnummer=budget, gewenste_ingangsdatum=date(2027, 3, 1), budget=80000)
+    ref, _ = post_di01(stack, _vow("W8", "VOW-8", (change,)), "JW317")
+    assert retour(stack, ref).element_codes["Client/Verzoek/TeWijzigenProducten/TeWijzigenProduct[1]"] == (
+        "9373",
+    )
