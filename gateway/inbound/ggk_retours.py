@@ -24,7 +24,7 @@ from connectors.ggk import (
     render_bv03,
     render_fo03_fault,
 )
-from connectors.istandaard import parse_toewijzing_retour
+from connectors.istandaard import identify, parse_retour, parse_toewijzing_retour
 from connectors.istandaard.errors import PayloadRejected
 from connectors.istandaard.retourcodes import ACCEPTED, NOT_ASSESSED
 from gateway.deadlines import DeadlineKind, meet_deadline
@@ -115,7 +115,7 @@ def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapR
                 return _bv03(runtime, envelope.zender, envelope.referentienummer)
             inbound.matched_message_id = message.id
             try:
-                retour = parse_toewijzing_retour(envelope.payload)
+                codes, product_codes = _read_retour(envelope.payload)
             except PayloadRejected as exc:
                 inbound.status = "invalid"
                 inbound.error = f"{exc.code}: {exc.reason}"
@@ -134,15 +134,23 @@ def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapR
                         cross_ref=envelope.referentienummer,
                     ),
                 )
-            codes = list(retour.all_codes())
             inbound.retour_codes = codes
             inbound.status = "matched"
             session.flush()
-            _apply_retour(session, runtime, message, inbound, codes, retour.product_codes)
+            _apply_retour(session, runtime, message, inbound, codes, product_codes)
     except IntegrityError:
         # The same Du01 arrived twice at the same moment; the other request stored it.
         log.info("inbound_duplicate", referentienummer=envelope.referentienummer)
     return _bv03(runtime, envelope.zender, envelope.referentienummer)
+
+
+def _read_retour(payload: bytes) -> tuple[list[str], dict[int, tuple[str, ...]]]:
+    """The codes of any retour (302, 320 ...); for a 302 also the codes per toewijzing."""
+    _law, number = identify(payload)
+    if number == 302:
+        retour = parse_toewijzing_retour(payload)
+        return list(retour.all_codes()), retour.product_codes
+    return list(parse_retour(payload).all_codes()), {}
 
 
 def _seen_before(session: Session, referentienummer: str) -> bool:
