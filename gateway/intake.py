@@ -17,6 +17,7 @@ from connectors.istandaard import Law, render_toewijzing
 from connectors.istandaard.codelists import MAX_TOEWIJZINGNUMMER
 from connectors.istandaard.model import Toewijzingsbericht
 from connectors.xsd import SchemaValidationError
+from gateway import eigen_bijdrage, pgb
 from gateway.api.beschikking_models import (
     BerichtRef,
     BeschikkingIn,
@@ -51,6 +52,7 @@ def accept_beschikking(
     aanbieder's VOT, so its toewijzingen there carry the reference.
     """
     errors = check_beschikking(request)
+    errors += pgb.check_pgb(session, runtime, request)
     if errors:
         raise validation_problem(errors)
     law = request.wet
@@ -128,6 +130,10 @@ def accept_beschikking(
     for agb in receivers:
         messages.append(enqueue_301(session, runtime, law, beschikking, agb))
 
+    messages += pgb.after_beschikking(session, runtime, beschikking, rows, api_client_id)
+    messages += eigen_bijdrage.after_provisions_changed(
+        session, runtime, bsn_hash=bsn_hash, law=law.value, trigger="beschikking"
+    )
     record_event(
         session,
         runtime,

@@ -127,13 +127,6 @@ def _check_product(b: BeschikkingIn, index: int, product: Product) -> Iterable[F
             "aanbieder-required-for-zin",
             "zorg in natura needs the aanbieder's AGB code",
         )
-    if product.leveringsvorm is Leveringsvorm.PGB:
-        yield FieldError(
-            f"{path}.leveringsvorm",
-            "pgb-route-unavailable",
-            "PGB (trekkingsrecht via the SVB) is not routed by this gateway yet; "
-            "send PGB products separately once the SVB route is enabled",
-        )
 
 
 def overlaps(a_start: date, a_end: date | None, b_start: date, b_end: date | None) -> bool:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from connectors.istandaard import Law
+from gateway import eigen_bijdrage, pgb
 from gateway.api.auth import require_scope
 from gateway.api.beschikking_models import BerichtRef, Omvang
 from gateway.api.problems import PROBLEM_JSON, Problem
@@ -177,9 +178,13 @@ def post_wijziging(
         )
         result = apply_wijziging(session, runtime, row, wens, api_client_id=client.id)
         session.flush()
-        message = send_301(session, runtime, Law(row.law), row)
+        messages = [send_301(session, runtime, Law(row.law), row)]
+        messages += pgb.after_change(session, runtime, result.gewijzigd, result.nieuw)
+        messages += eigen_bijdrage.after_provisions_changed(
+            session, runtime, bsn_hash=row.bsn_hash, law=row.law, trigger="wijziging"
+        )
         return WijzigingOut(
             gewijzigd=[state(r) for r in result.gewijzigd],
             nieuw=[state(r) for r in result.nieuw],
-            berichten=[bericht_ref(message)],
+            berichten=[bericht_ref(m) for m in messages],
         )

@@ -7,6 +7,7 @@ sends it. Handlers do not commit: the dispatcher's transaction keeps all or noth
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -61,3 +62,17 @@ class RetourDecision:
         return bool(self.header_codes) or any(
             c not in (OK, NOT_ASSESSED) for codes in self.element_codes.values() for c in codes
         )
+
+
+@dataclass
+class CustomAnswer:
+    """A handler's answer in a form of its own (a 325, a BAB retour ...), not the generic retour.
+
+    ``render`` gets the answer's BerichtIdentificatie and dagtekening and returns the
+    payload; ``codes`` are recorded on the inbound message for operators.
+    """
+
+    render: Callable[[str, date], bytes]
+    codes: list[str]
+    refused: bool
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)

@@ -16,8 +16,8 @@ handler's writes and the outgoing answer are one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -26,14 +26,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors.ggk import Heenbericht
-from connectors.istandaard import Law, PayloadRejected
-from connectors.istandaard import identify as identify_payload
-from connectors.istandaard.model import BerichtHeader
+from connectors.istandaard import Law, PayloadRejected, render_retour
 from gateway.bsn import keyed_hash
 from gateway.clock import local_now
-from gateway.deadlines import DeadlineKind, meet_deadline, open_deadline
 from gateway.events import record_event
-from gateway.inbound.context import NOT_ASSESSED, InboundContext, RetourDecision
+from gateway.inbound.context import NOT_ASSESSED, CustomAnswer, InboundContext, RetourDecision
 from gateway.outbox import PARTY_GGK, enqueue_ggk_fo01, enqueue_ggk_retour
 from gateway.runtime import Runtime
 from gateway.store.database import transaction
@@ -45,23 +42,25 @@ MESSAGE_RECEIVED = "bericht.ontvangen"
 DUPLICATE_IDENTIFICATIE = "9056"
 
 
+@dataclass(frozen=True)
 class InboundHandler:
-    """How one message type of an aanbieder is read, judged and answered."""
+    """How one message type (an envelope ``functie``) is read, judged and answered.
 
-    def __init__(
-        self,
-        parse: Callable[[bytes], Any],
-        decide: Callable[[Session, Runtime, InboundContext, Any], Any],
-        answer: Callable[..., bytes] | None = None,
-    ) -> None:
-        self.parse = parse
-        self.decide = decide
-        #: For 323: ``render_declaratie_antwoord``; otherwise the generic retour is used.
-        self.answer = answer
+    ``parse`` raises :class:`PayloadRejected` for anything that is not a valid message of
+    this type; ``decide`` applies the rules and returns a :class:`RetourDecision` (answered
+    with the generic iStandaard retour) or a :class:`CustomAnswer`.
+    """
+
+    parse: Callable[[bytes], Any]
+    decide: Callable[[Session, Runtime, InboundContext, Any], RetourDecision | CustomAnswer]
+    #: The functie of our answer (``JW306``, ``WMO325`` ...).
+    retour_functie: str
+    #: The law the payload must be of (its namespace), or None for a law-free message.
+    law: Law | None = None
 
 
 def handle_di01(
-    runtime: Runtime, body: bytes, envelope: Heenbericht, handlers: dict[int, InboundHandler]
+    runtime: Runtime, body: bytes, envelope: Heenbericht, handlers: Mapping[str, InboundHandler]
 ) -> None:
     """Process one Di01 from an aanbieder; the caller answers Bv03 when this returns."""
     try:
@@ -95,71 +94,55 @@ def _process(
     runtime: Runtime,
     envelope: Heenbericht,
     inbound: InboundMessage,
-    handlers: dict[int, InboundHandler],
+    handlers: Mapping[str, InboundHandler],
 ) -> None:
+    functie = envelope.functie.upper()
+    handler = handlers.get(functie)
     try:
-        law, number = identify_payload(envelope.payload)
-        handler = handlers.get(number)
         if handler is None:
-            raise PayloadRejected(f"a gemeente does not receive message type {number}")
-        if envelope.functie.upper() != law.function_name(number):
-            raise PayloadRejected(
-                f"the payload is a {law.function_name(number)}, the envelope says {envelope.functie[:20]}"
-            )
+            raise PayloadRejected(f"a gemeente does not receive {envelope.functie[:30]!r} messages")
         bericht = handler.parse(envelope.payload)
+        law: Law | None = getattr(bericht.header, "law", None)
+        if handler.law is not None and law is not handler.law:
+            actual = law.function_name(int(functie[-3:])) if law is not None else "message of no law"
+            raise PayloadRejected(f"the payload is a {actual}, the envelope says {envelope.functie[:20]}")
     except PayloadRejected as exc:
         _refuse(session, runtime, envelope, inbound, exc)
         return
-    header: BerichtHeader = bericht.header
-    inbound.law = law.value
+    header = bericht.header
+    inbound.law = law.value if law is not None else None
     inbound.bericht_identificatie = header.identificatie
     bsn = _bsn_of(bericht)
     inbound.bsn_hash = keyed_hash(bsn, runtime.settings.hash_key) if bsn else None
     ctx = InboundContext(
         inbound_id=inbound.id,
-        law=law,
+        law=law or Law.WMO,
         aanbieder=header.afzender,
         gemeentecode=runtime.settings.gemeentecode,
         received_at=inbound.received_at,
         today=local_now(runtime.clock).date(),
         bericht_identificatie=header.identificatie,
     )
-    retour_functie = law.function_name(325 if number == 323 else number + 1)
     if _identificatie_used_before(session, inbound):
-        decision: Any = RetourDecision(header_codes=[DUPLICATE_IDENTIFICATIE])
-        _send_generic_retour(session, runtime, envelope, inbound, retour_functie, decision, NOT_ASSESSED)
+        _answer(
+            session,
+            runtime,
+            envelope,
+            inbound,
+            handler,
+            RetourDecision(header_codes=[DUPLICATE_IDENTIFICATIE]),
+            NOT_ASSESSED,
+        )
         inbound.status = "refused"
         return
     if header.ontvanger != runtime.settings.gemeentecode or header.afzender != envelope.zender.organisatie:
-        decision = RetourDecision.in_message_error()
-        _send_generic_retour(session, runtime, envelope, inbound, retour_functie, decision, NOT_ASSESSED)
+        _answer(session, runtime, envelope, inbound, handler, RetourDecision.in_message_error(), NOT_ASSESSED)
         inbound.status = "refused"
         log.warning("inbound_wrong_parties", inbound_id=inbound.id, functie=envelope.functie)
         return
     outcome = handler.decide(session, runtime, ctx, bericht)
-    if handler.answer is not None:
-        antwoord, events = outcome
-        # The 325 is due within 10 werkdagen; this gateway answers at once.
-        open_deadline(
-            session,
-            runtime,
-            DeadlineKind.DECLARATIE_ANTWOORD,
-            inbound_id=inbound.id,
-            start=inbound.received_at,
-        )
-        meet_deadline(session, runtime, DeadlineKind.DECLARATIE_ANTWOORD, inbound_id=inbound.id)
-        _send_declaratie_antwoord(
-            session, runtime, envelope, inbound, retour_functie, handler, antwoord, bericht
-        )
-        codes = [*antwoord.header_codes, *antwoord.declaratie_codes]
-        refused = any(c not in ("0200", "8001") for c in codes) or any(
-            c != "0200" for cs in antwoord.prestatie_codes.values() for c in cs
-        )
-    else:
-        decision = outcome
-        events = decision.events
-        _send_generic_retour(session, runtime, envelope, inbound, retour_functie, decision, "0200")
-        refused = decision.refused
+    _answer(session, runtime, envelope, inbound, handler, outcome, "0200")
+    refused = outcome.refused
     inbound.status = "refused" if refused else "accepted"
     record_event(
         session,
@@ -171,7 +154,7 @@ def _process(
         refused=refused,
         retour_codes=inbound.retour_codes or [],
     )
-    for event_type, data in events:
+    for event_type, data in outcome.events:
         record_event(session, runtime, event_type, inbound_id=inbound.id, **data)
     log.info("inbound_processed", inbound_id=inbound.id, functie=envelope.functie, refused=refused)
 
@@ -203,40 +186,45 @@ def _identificatie_used_before(session: Session, inbound: InboundMessage) -> boo
     )
 
 
-def _send_generic_retour(
+def _answer(
     session: Session,
     runtime: Runtime,
     envelope: Heenbericht,
     inbound: InboundMessage,
-    functie: str,
-    decision: RetourDecision,
+    handler: InboundHandler,
+    outcome: RetourDecision | CustomAnswer,
     default_code: str,
 ) -> None:
-    from connectors.istandaard import render_retour
+    """Queue our answer to the heenbericht as a Du01 back to its sender."""
+    if isinstance(outcome, CustomAnswer):
+        inbound.retour_codes = list(outcome.codes)
+        custom = outcome
 
-    codes: list[str] = [*decision.header_codes]
-    for path_codes in decision.element_codes.values():
-        codes.extend(c for c in path_codes if c not in codes)
-    inbound.retour_codes = codes
-    element_codes = dict(decision.element_codes)
-    if default_code == NOT_ASSESSED and decision.header_codes and decision.header_codes != ["0001"]:
-        # A cross-message error in the header: the body's classes were not assessed.
-        element_codes.setdefault("Client", [NOT_ASSESSED])
+        def render(identificatie: str) -> bytes:
+            return custom.render(identificatie, local_now(runtime.clock).date())
 
-    def render(identificatie: str) -> bytes:
-        return render_retour(
-            envelope.payload,
-            identificatie_retour=identificatie,
-            dagtekening_retour=local_now(runtime.clock).date(),
-            header_codes=decision.header_codes,
-            element_codes=element_codes or None,
-            default_code=default_code,
-        )
+    else:
+        inbound.retour_codes = _codes_of(outcome)
+        decision = outcome
+        element_codes = dict(decision.element_codes)
+        if default_code == NOT_ASSESSED and decision.header_codes and decision.header_codes != ["0001"]:
+            # A cross-message error in the header: the body's classes were not assessed.
+            element_codes.setdefault("Client", [NOT_ASSESSED])
+
+        def render(identificatie: str) -> bytes:
+            return render_retour(
+                envelope.payload,
+                identificatie_retour=identificatie,
+                dagtekening_retour=local_now(runtime.clock).date(),
+                header_codes=decision.header_codes,
+                element_codes=element_codes or None,
+                default_code=default_code,
+            )
 
     message = enqueue_ggk_retour(
         session,
         runtime,
-        functie=functie,
+        functie=handler.retour_functie,
         law=inbound.law,
         receiver=envelope.zender.organisatie,
         cross_ref=envelope.referentienummer,
@@ -248,39 +236,11 @@ def _send_generic_retour(
     inbound.answer_message_id = message.id
 
 
-def _send_declaratie_antwoord(
-    session: Session,
-    runtime: Runtime,
-    envelope: Heenbericht,
-    inbound: InboundMessage,
-    functie: str,
-    handler: InboundHandler,
-    antwoord: Any,
-    heen: Any,
-) -> None:
-    assert handler.answer is not None
-    answer = handler.answer
-    inbound.retour_codes = [*antwoord.header_codes, *antwoord.declaratie_codes]
-
-    def render(identificatie: str) -> bytes:
-        header = replace(
-            antwoord.header, identificatie=identificatie, dagtekening=local_now(runtime.clock).date()
-        )
-        return answer(replace(antwoord, header=header), heen)
-
-    message = enqueue_ggk_retour(
-        session,
-        runtime,
-        functie=functie,
-        law=inbound.law,
-        receiver=envelope.zender.organisatie,
-        cross_ref=envelope.referentienummer,
-        cross_ref_bericht=inbound.bericht_identificatie,
-        render_payload=render,
-        answers_inbound_id=inbound.id,
-        bsn_hash=None,
-    )
-    inbound.answer_message_id = message.id
+def _codes_of(decision: RetourDecision) -> list[str]:
+    codes: list[str] = [*decision.header_codes]
+    for path_codes in decision.element_codes.values():
+        codes.extend(c for c in path_codes if c not in codes)
+    return codes
 
 
 def _refuse(

@@ -27,6 +27,7 @@ from connectors.ggk import (
 from connectors.istandaard import identify, parse_retour, parse_toewijzing_retour
 from connectors.istandaard.errors import PayloadRejected
 from connectors.istandaard.retourcodes import ACCEPTED, NOT_ASSESSED
+from gateway import eigen_bijdrage, pgb
 from gateway.deadlines import DeadlineKind, meet_deadline
 from gateway.events import INBOUND_UNMATCHED, MESSAGE_REJECTED, RETOUR_RECEIVED, record_event
 from gateway.outbox import PARTY_GGK
@@ -115,7 +116,7 @@ def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapR
                 return _bv03(runtime, envelope.zender, envelope.referentienummer)
             inbound.matched_message_id = message.id
             try:
-                codes, product_codes = _read_retour(envelope.payload)
+                codes, product_codes = _read_retour(envelope.functie, envelope.payload)
             except PayloadRejected as exc:
                 inbound.status = "invalid"
                 inbound.error = f"{exc.code}: {exc.reason}"
@@ -144,8 +145,11 @@ def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapR
     return _bv03(runtime, envelope.zender, envelope.referentienummer)
 
 
-def _read_retour(payload: bytes) -> tuple[list[str], dict[int, tuple[str, ...]]]:
-    """The codes of any retour (302, 320 ...); for a 302 also the codes per toewijzing."""
+def _read_retour(functie: str, payload: bytes) -> tuple[list[str], dict[int, tuple[str, ...]]]:
+    """The codes of any retour (302, 320, the SVB's and CAK's); for a 302 also per toewijzing."""
+    reader = pgb.RETOUR_READERS.get(functie.upper()) or eigen_bijdrage.RETOUR_READERS.get(functie.upper())
+    if reader is not None:
+        return reader(payload)
     _law, number = identify(payload)
     if number == 302:
         retour = parse_toewijzing_retour(payload)

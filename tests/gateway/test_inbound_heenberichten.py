@@ -159,7 +159,7 @@ def test_the_same_envelope_twice_is_processed_once(stack: Stack) -> None:
 @pytest.mark.parametrize(
     ("payload", "functie", "reason"),
     [
-        (b'<x:Bericht xmlns:x="urn:not-an-istandaard"/>', "JW305", "not the Bericht of an iJw"),
+        (b'<x:Bericht xmlns:x="urn:not-an-istandaard"/>', "JW305", "root element"),
         ("wrong-functie", "JW307", "JW305"),
         ("bad-date", "JW305", "Begindatum"),
         (b"<not-xml", "JW305", "XML"),
