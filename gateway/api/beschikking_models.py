@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -47,6 +47,25 @@ class Adres(Strict):
     landcode: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "NL"
 
 
+class Maatregel(Strict):
+    """A child-protection or youth-probation measure, or closed youth care (PGB policy)."""
+
+    soort: Literal["ots", "voogdij", "jeugdreclassering", "gesloten_jeugdhulp"]
+    begindatum: date
+    einddatum: date | None = None
+
+
+class Vertegenwoordiger(Strict):
+    """Who manages a PGB for the client (budgethouder's representative)."""
+
+    naam: Naam
+    relatie: Annotated[str, StringConstraints(min_length=1, max_length=50)] = Field(
+        description="e.g. ouder, curator, bewindvoerder, mentor"
+    )
+    bsn: Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")] | None = None
+    adres: Adres | None = None
+
+
 class Client(Strict):
     bsn: Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")] = Field(
         description="Burgerservicenummer; must pass the 11-proef."
@@ -58,6 +77,12 @@ class Client(Strict):
     verblijfadres: Adres | None = None
     telefoon: Annotated[str, StringConstraints(pattern=r"^[0-9]{10,15}$")] | None = None
     emailadres: Annotated[str, StringConstraints(max_length=200)] | None = None
+    vertegenwoordiger: Vertegenwoordiger | None = Field(
+        None, description="Manages a PGB for the client; the client is budgethouder when absent."
+    )
+    maatregelen: list[Maatregel] = Field(
+        default_factory=list, description="Measures and closed youth care; they exclude a PGB for a minor."
+    )
 
 
 class Verwijzer(Strict):
@@ -89,6 +114,15 @@ class Product(Strict):
     budget: int | None = Field(None, ge=0, description="Eurocent.")
     periode: Periode | None = Field(None, description="Overrides the beschikking's period for this product.")
     commentaar: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    hulpverlener: Literal["professioneel", "zelfstandige", "sociaal_netwerk"] | None = Field(
+        None, description="PGB: who gives the care; decides the tariff percentage of the ZIN tariff."
+    )
+    eenmalig: bool = Field(
+        False, description="PGB: a one-off budget (woningaanpassing, vehicle), paid directly."
+    )
+    kostprijs: int | None = Field(
+        None, ge=0, description="Eurocent; for hulpmiddelen and woonvoorzieningen (reported to the CAK)."
+    )
 
 
 class BeschikkingIn(Strict):

@@ -53,6 +53,7 @@ from mocks.ggk.aanbieder_api import aanbieder_router
 from mocks.ggk.aanbieders import MOCK_AANBIEDERS, is_gemeentecode, is_mock_agb
 from mocks.ggk.behaviour import Behaviour, RuleBook
 from mocks.ggk.ledger import Ledger
+from mocks.ggk.parties import PARTY_MODULES, party
 from mocks.ggk.retouren import AanbiederLog
 
 log = structlog.get_logger("mocks.ggk")
@@ -142,7 +143,7 @@ class MockGgk:
         refusal: EnvelopeError | None = None
         if not is_gemeentecode(sender):
             refusal = EnvelopeError.of("IB213", f"zender {sender[:20]!r} is not a gemeentecode")
-        elif not is_mock_agb(receiver):
+        elif not is_mock_agb(receiver) and party(receiver) is None:
             refusal = EnvelopeError.of("IB210", f"ontvanger {receiver[:20]!r} is not a known AGB code")
         elif self.ledger.is_accepted(ref):
             self.ledger.count_duplicate(ref)
@@ -223,7 +224,9 @@ class MockGgk:
         ref = h.referentienummer
         try:
             # Parsing and validating the payload is CPU work: keep it off the event loop.
-            answer = await asyncio.to_thread(answer_heenbericht, h, behaviour, now=datetime.now())
+            other = party(h.ontvanger.organisatie)
+            answerer = other.answer if other is not None else answer_heenbericht
+            answer = await asyncio.to_thread(answerer, h, behaviour, now=datetime.now())
         except Exception as exc:  # a bug in the mock must not kill the server; make it visible
             log.error("mock_ggk_answer_failed", referentienummer=ref, error_type=type(exc).__name__)
             self.ledger.update(ref, outcome="aanbieder_error")
@@ -279,6 +282,12 @@ def create_app(config: MockGgkConfig) -> FastAPI:
     app = FastAPI(title="Mock GGk + aanbieders", lifespan=lifespan)
     app.state.ggk = mock
     app.include_router(aanbieder_router(mock))
+    for receiver in PARTY_MODULES:
+        module = party(receiver)
+        make_router = getattr(module, "make_router", None)
+        if make_router is not None:
+            # ``make_router(mock) -> APIRouter``: the party's admin endpoints (e.g. /_mock/svb).
+            app.include_router(make_router(mock))
 
     @app.post("/ggk/soap")
     async def soap(request: Request) -> Response:
