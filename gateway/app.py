@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from gateway import __version__
-from gateway.api import berichten, beschikkingen, events_feed, inbound_ggk, toewijzingen, verzoeken
+from gateway.api import berichten, beschikkingen, events_feed, inbound_ggk, pgb, toewijzingen, verzoeken
+from gateway.api.eigen_bijdrage import router as eigen_bijdrage_router
 from gateway.api.problems import install_problem_handlers
 from gateway.deadlines import OverdueScanner
 from gateway.delivery.worker import DeliveryWorker
@@ -58,9 +59,11 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
     app.include_router(beschikkingen.router)
     app.include_router(berichten.router)
     app.include_router(toewijzingen.router)
+    app.include_router(pgb.router)
     app.include_router(verzoeken.router)
     app.include_router(events_feed.router)
     app.include_router(inbound_ggk.router)
+    app.include_router(eigen_bijdrage_router)  # CAK: herstel tasks and the picture per client
 
     @app.middleware("http")
     async def _correlate_and_wake(request, call_next):  # type: ignore[no-untyped-def]

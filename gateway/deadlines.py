@@ -9,6 +9,8 @@ kind                        werkdagen   subject: the period starts at ...
 ``antwoord_verzoek``        5           a VOT/VOW (inbound_id): when it arrived; met by our 301/319
 ``declaratie_antwoord``     10          a 323 (inbound_id): when it arrived; met by our 325
 ``melding_start_stop``      5           a 305/307 (inbound_id): the start/stop date it reports
+``cak_melding``             1 month     our WMO405/407 (message_id): the granting; met by the CAK's OK retour
+``cak_melding_pgb``         4 months    the same for PGB provisions only
 ==========================  ==========  ==============================================
 
 A deadline is *met* when the awaited thing happens and *overdue* when ``due_at`` passes
@@ -48,6 +50,10 @@ class DeadlineKind(StrEnum):
     ANTWOORD_VERZOEK = "antwoord_verzoek"
     DECLARATIE_ANTWOORD = "declaratie_antwoord"
     MELDING_START_STOP = "melding_start_stop"
+    #: A report to the CAK (WMO405/407): due one calendar month after granting (see KALENDERMAANDEN).
+    CAK_MELDING = "cak_melding"
+    #: The same for a report about PGB provisions only: four calendar months.
+    CAK_MELDING_PGB = "cak_melding_pgb"
 
 
 #: The standard's periods, in werkdagen.
@@ -69,8 +75,35 @@ def calendar_for(settings: Settings) -> WerkdagKalender:
     return _calendar(tuple(settings.werkdagen_extra_free_days), tuple(settings.werkdagen_excluded_holidays))
 
 
+#: Periods in calendar months, not werkdagen (the CAK's reporting terms, GATEWAY.md section 4).
+#: The defaults; ``Settings.eigen_bijdrage`` may set others. ``werkdagen`` is stored as 0.
+KALENDERMAANDEN: dict[str, int] = {
+    DeadlineKind.CAK_MELDING: 1,
+    DeadlineKind.CAK_MELDING_PGB: 4,
+}
+
+
+def add_calendar_months(day: date, months: int) -> date:
+    """``day`` plus ``months`` calendar months; the 31st becomes the month's last day."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    next_month = date(year + (month == 12), month % 12 + 1, 1)
+    last = (next_month - date.resolution).day
+    return date(year, month, min(day.day, last))
+
+
+def _due_at(runtime: Runtime, kind: str, start: datetime | date, months: int | None) -> tuple[int, datetime]:
+    """(werkdagen, due_at): a werkdagen kind, or the end of the Dutch day ``months`` months on."""
+    if kind in WERKDAGEN:
+        werkdagen = WERKDAGEN[kind]
+        return werkdagen, calendar_for(runtime.settings).deadline_at(start, werkdagen)
+    local = start.astimezone(NL).date() if isinstance(start, datetime) else start
+    due = add_calendar_months(local, months if months is not None else KALENDERMAANDEN[kind])
+    return 0, datetime.combine(due, time(23, 59, 59, 999999), tzinfo=NL).astimezone(UTC)
+
+
 def _subject(kind: str, message_id: int | None, inbound_id: int | None) -> ColumnElement[bool]:
-    if kind not in WERKDAGEN:
+    if kind not in WERKDAGEN and kind not in KALENDERMAANDEN:
         raise ValueError(f"unknown deadline kind {kind!r}")
     if (message_id is None) == (inbound_id is None):
         raise ValueError("a deadline needs exactly one subject: message_id or inbound_id")
@@ -95,8 +128,11 @@ def open_deadline(
     message_id: int | None = None,
     inbound_id: int | None = None,
     start: datetime | date,
+    months: int | None = None,
 ) -> Deadline:
-    """Start waiting: due at the end of the ``WERKDAGEN[kind]``-th werkdag after ``start``.
+    """Start waiting: due at the end of the ``WERKDAGEN[kind]``-th werkdag after ``start``
+    (for a :data:`KALENDERMAANDEN` kind: ``months`` - default its table value - calendar
+    months after ``start``).
 
     ``start`` is a moment (aware; its Dutch calendar date is day 0) or a Dutch calendar
     date. Idempotent: a second call for the same kind and subject returns the first row.
@@ -106,14 +142,14 @@ def open_deadline(
     existing = session.scalars(select(Deadline).where(condition)).first()
     if existing is not None:
         return existing
-    werkdagen = WERKDAGEN[kind]
+    werkdagen, due_at = _due_at(runtime, kind, start, months)
     deadline = Deadline(
         kind=kind,
         message_id=message_id,
         inbound_id=inbound_id,
         werkdagen=werkdagen,
         started_at=_as_moment(start),
-        due_at=calendar_for(runtime.settings).deadline_at(start, werkdagen),
+        due_at=due_at,
         created_at=runtime.clock.now(),
     )
     session.add(deadline)

@@ -132,7 +132,17 @@ def accept_beschikking(
 
     messages += pgb.after_beschikking(session, runtime, beschikking, rows, api_client_id)
     messages += eigen_bijdrage.after_provisions_changed(
-        session, runtime, bsn_hash=bsn_hash, law=law.value, trigger="beschikking"
+        session,
+        runtime,
+        bsn_hash=bsn_hash,
+        law=law.value,
+        trigger="beschikking",
+        # The CAK is told the kostprijs of hulpmiddelen and woonvoorzieningen.
+        kostprijzen={
+            row.id: product.kostprijs
+            for row, product in zip(rows, request.producten, strict=True)
+            if product.kostprijs is not None
+        },
     )
     record_event(
         session,

@@ -11,7 +11,7 @@ import os
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -143,6 +143,10 @@ class Settings(BaseSettings):
     deadline_scan_batch_size: int = Field(500, ge=1, le=10000)
     #: Webhook subscriptions; deliveries go through the outbox like chain messages.
     webhooks: list[WebhookSubscription] = []
+    #: Eigen bijdrage via the CAK: what is chargeable and when it starts.
+    eigen_bijdrage: EigenBijdragePolicy = Field(default_factory=lambda: EigenBijdragePolicy())
+    #: PGB under trekkingsrecht via the SVB: intake rules, tariffs and percentages.
+    pgb: PgbPolicy = Field(default_factory=lambda: PgbPolicy())
 
     @field_validator("webhooks")
     @classmethod
@@ -151,6 +155,131 @@ class Settings(BaseSettings):
         if len(names) != len(set(names)):
             raise ValueError("webhook subscription names must be unique")
         return value
+
+
+class EigenBijdragePolicy(BaseModel):
+    """Which Wmo provisions the CAK must know about (eigen bijdrage), per gemeente.
+
+    Defaults follow the seed plans (GATEWAY.md section 4) on the iWmo product categories
+    (WMO020): 01 hulp bij het huishouden, 02 begeleiding, 03 persoonlijke verzorging,
+    04 kortdurend verblijf, 05 woondiensten, 06 overige individuele ondersteuning,
+    07 dagbesteding, 08 vervoerdiensten, 09 overige groepsgerichte ondersteuning,
+    10 overige maatwerkarrangementen, 11 rolstoelen, 12 vervoervoorzieningen,
+    13 woonvoorzieningen and 14 overige hulpmiddelen are chargeable (WMO405);
+    15 beschermd wonen has its own bijdrage (WMO407); 16 opvang, 17 spoedopvang and
+    18 overige beschermd wonen en opvang are exempt. Cliëntondersteuning and algemene
+    voorzieningen have no category of their own: list the gemeente's product codes for
+    them in ``vrijgestelde_productcodes``. Youth care never goes to the CAK.
+    """
+
+    enabled: bool = True
+    #: iWmo categories reported with a WMO405 (eigen bijdrage / abonnementstarief).
+    bijdrage_categorieen: list[str] = [f"{n:02d}" for n in range(1, 15)]
+    #: iWmo categories reported with a WMO407 (beschermd wonen).
+    beschermd_wonen_categorieen: list[str] = ["15"]
+    #: Product codes never reported, whatever their category (cliëntondersteuning, ...).
+    vrijgestelde_productcodes: list[str] = []
+    #: Product codes reported with a WMO405 although their category is not listed above.
+    extra_bijdrage_productcodes: list[str] = []
+    #: Categories whose provisions carry a kostprijs: hulpmiddelen and woonvoorzieningen.
+    kostprijs_categorieen: list[str] = ["11", "12", "13", "14"]
+    #: Delivery forms that are chargeable (ZIN, PGB).
+    leveringsvormen: list[str] = ["ZIN", "PGB"]
+    #: ``beschikking``: the bijdrage starts at the provision's start date as granted;
+    #: ``start_bericht``: only once the aanbieder's 305 reports the care started (a PGB,
+    #: having no aanbieder, starts at its granted date either way).
+    start_trigger: Literal["beschikking", "start_bericht"] = "beschikking"
+    #: Calendar months after granting within which the CAK must have the report.
+    meldtermijn_maanden: int = Field(1, ge=1, le=12)
+    meldtermijn_maanden_pgb: int = Field(4, ge=1, le=12)
+
+    @field_validator(
+        "bijdrage_categorieen", "beschermd_wonen_categorieen", "kostprijs_categorieen", mode="after"
+    )
+    @classmethod
+    def _two_digit_categories(cls, value: list[str]) -> list[str]:
+        for categorie in value:
+            if len(categorie) != 2 or not categorie.isdigit() or not 1 <= int(categorie) <= 18:
+                raise ValueError(f"{categorie!r} is not an iWmo product category 01-18")
+        return value
+
+
+class ZinTarief(BaseModel):
+    """The cost of the cheapest adequate zorg in natura for a product: a PGB's ceiling.
+
+    ``productcode`` None covers every product of the category without an entry of its
+    own. ``norm_volume``/``norm_frequentie``: the omvang a PGB given as a budget (without
+    an omvang) is measured against; without them such a budget cannot be checked.
+    """
+
+    wet: Literal["wmo", "jeugdwet"]
+    categorie: str = Field(pattern=r"^[0-9]{2}$")
+    productcode: str | None = Field(None, min_length=1, max_length=5)
+    #: WJ756 eenheid the tariff is per (04 uur, 16 dagdeel, 14 etmaal ...).
+    eenheid: str = Field(pattern=r"^[0-9]{2}$")
+    #: Eurocent per eenheid.
+    tarief: int = Field(ge=1)
+    norm_volume: int | None = Field(None, ge=1)
+    norm_frequentie: str | None = Field(None, pattern=r"^[1246]$")
+
+
+def _default_zin_tarieven() -> list[ZinTarief]:
+    """Illustrative tariffs - replace them with the gemeente's contracted ZIN tariffs.
+
+    Begeleiding and dagbesteding at 40 euro per uur/dagdeel follow seed 001 (the 20 euro
+    of a non-professional carer being 50% of the professional tariff).
+    """
+    return [
+        ZinTarief(wet="wmo", categorie="01", eenheid="04", tarief=3000, norm_volume=3, norm_frequentie="2"),
+        ZinTarief(wet="wmo", categorie="02", eenheid="04", tarief=4000, norm_volume=4, norm_frequentie="2"),
+        ZinTarief(wet="wmo", categorie="03", eenheid="04", tarief=4000, norm_volume=4, norm_frequentie="2"),
+        ZinTarief(wet="wmo", categorie="07", eenheid="16", tarief=4000, norm_volume=2, norm_frequentie="2"),
+        ZinTarief(
+            wet="jeugdwet", categorie="43", eenheid="04", tarief=6000, norm_volume=2, norm_frequentie="2"
+        ),
+        ZinTarief(
+            wet="jeugdwet", categorie="45", eenheid="04", tarief=6000, norm_volume=2, norm_frequentie="2"
+        ),
+    ]
+
+
+class PgbPolicy(BaseModel):
+    """The gemeente's PGB rules (trekkingsrecht via the SVB); defaults from the seed plans.
+
+    - no PGB for a minor (younger than ``meerderjarig_vanaf`` at the PGB's start) with a
+      measure in ``uitsluitende_maatregelen`` overlapping the PGB period (001:3234-3236,
+      002:4029-4033, 003:959-963);
+    - the budget at most the cost of the cheapest adequate ZIN (000:1445-1447,
+      002:4181-4183): ``zin_tarieven`` times the percentage for the kind of carer
+      (``percentages``, 001:3262-3272), capped per category by ``categorie_percentages``
+      (hulp bij het huishouden, Wmo 01: 85% of the basistarief, 001:3270-3272);
+    - without a tariff for the product a PGB is refused when ``tarief_vereist``.
+    """
+
+    #: False: PGB products are refused (the gemeente does not use trekkingsrecht here).
+    enabled: bool = True
+    meerderjarig_vanaf: int = Field(18, ge=0, le=30)
+    uitsluitende_maatregelen: list[Literal["ots", "voogdij", "jeugdreclassering", "gesloten_jeugdhulp"]] = [
+        "ots",
+        "voogdij",
+        "jeugdreclassering",
+        "gesloten_jeugdhulp",
+    ]
+    #: Percentage of the ZIN tariff per kind of carer (API ``hulpverlener``).
+    percentages: dict[Literal["professioneel", "zelfstandige", "sociaal_netwerk"], int] = {
+        "professioneel": 100,
+        "zelfstandige": 85,
+        "sociaal_netwerk": 50,
+    }
+    #: Product category -> the highest percentage for that category, whoever the carer.
+    categorie_percentages: dict[str, int] = {"01": 85}
+    zin_tarieven: list[ZinTarief] = Field(default_factory=_default_zin_tarieven)
+    tarief_vereist: bool = True
+
+
+# ``Settings`` names the policies (EigenBijdragePolicy, PgbPolicy) before they are defined
+# (append-only layout): resolve its annotations now that they all exist.
+Settings.model_rebuild()
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -151,7 +151,7 @@ def get_toewijzing(
     "/toewijzingen/{nummer}/wijzigingen",
     response_model=WijzigingOut,
     responses={404: _PROBLEM, 409: _PROBLEM, 422: _PROBLEM},
-    summary="Change or end a toewijzing; a new 301 goes to the aanbieder",
+    summary="Change or end a toewijzing; a new 301 goes to the aanbieder (ZIN) or a TKB to the SVB (PGB)",
 )
 def post_wijziging(
     nummer: int,
@@ -164,8 +164,8 @@ def post_wijziging(
         row = session.get(Toewijzing, nummer, with_for_update=True)
         if row is None:
             raise Problem(404, "not-found", "No such toewijzing", f"toewijzing {nummer} does not exist")
-        if row.leveringsvorm != "ZIN":
-            raise Problem(409, "not-in-natura", "Only toewijzingen in natura are changed through this call")
+        if row.leveringsvorm not in ("ZIN", "PGB"):
+            raise Problem(409, "unknown-leveringsvorm", "Only ZIN and PGB toewijzingen are changed here")
         wens = Wijziging(
             einddatum=body.einddatum,
             omvang=OmvangWens(body.omvang.volume, body.omvang.eenheid, body.omvang.frequentie)
@@ -178,7 +178,8 @@ def post_wijziging(
         )
         result = apply_wijziging(session, runtime, row, wens, api_client_id=client.id)
         session.flush()
-        messages = [send_301(session, runtime, Law(row.law), row)]
+        # ZIN: a new 301 to the aanbieder; PGB: the SVB follow-up (a TKB) comes from pgb.after_change.
+        messages = [send_301(session, runtime, Law(row.law), row)] if row.leveringsvorm == "ZIN" else []
         messages += pgb.after_change(session, runtime, result.gewijzigd, result.nieuw)
         messages += eigen_bijdrage.after_provisions_changed(
             session, runtime, bsn_hash=row.bsn_hash, law=row.law, trigger="wijziging"

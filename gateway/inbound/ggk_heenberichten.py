@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import structlog
@@ -57,6 +58,9 @@ class InboundHandler:
     retour_functie: str
     #: The law the payload must be of (its namespace), or None for a law-free message.
     law: Law | None = None
+    #: For a message that is not iJw/iWmo (the SVB's BAB): renders a header-level refusal
+    #: (TR056 duplicate, wrong parties) as (payload, identificatie, dagtekening, header codes) -> retour.
+    render_refusal: Callable[[bytes, str, date, list[str]], bytes] | None = None
 
 
 def handle_di01(
@@ -202,6 +206,13 @@ def _answer(
 
         def render(identificatie: str) -> bytes:
             return custom.render(identificatie, local_now(runtime.clock).date())
+
+    elif handler.render_refusal is not None:
+        inbound.retour_codes = _codes_of(outcome)
+        refusal, header_codes = handler.render_refusal, list(outcome.header_codes)
+
+        def render(identificatie: str) -> bytes:
+            return refusal(envelope.payload, identificatie, local_now(runtime.clock).date(), header_codes)
 
     else:
         inbound.retour_codes = _codes_of(outcome)

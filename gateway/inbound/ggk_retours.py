@@ -30,7 +30,7 @@ from connectors.istandaard.retourcodes import ACCEPTED, NOT_ASSESSED
 from gateway import eigen_bijdrage, pgb
 from gateway.deadlines import DeadlineKind, meet_deadline
 from gateway.events import INBOUND_UNMATCHED, MESSAGE_REJECTED, RETOUR_RECEIVED, record_event
-from gateway.outbox import PARTY_GGK
+from gateway.outbox import PARTY_GGK, ggk_route
 from gateway.runtime import Runtime
 from gateway.store.database import transaction
 from gateway.store.tables import InboundMessage, Message, MessageState, MessageToewijzing
@@ -205,6 +205,8 @@ def _apply_retour(
     log.info(
         "retour_received", message_id=message.id, inbound_id=inbound.id, codes=codes, state=message.state
     )
+    if message.route == ggk_route(eigen_bijdrage.CAK):
+        eigen_bijdrage.on_retour(session, runtime, message, inbound, codes)  # herstel task / CAK deadline
 
 
 def handle_fo01(runtime: Runtime, body: bytes, fo01: Fo01) -> SoapReply:

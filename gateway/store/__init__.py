@@ -5,7 +5,9 @@ the tests - always knows all tables, whichever module was imported first.
 """
 
 from gateway.store import (  # noqa: F401 - imported for their table definitions
+    cak_tables,
     declaratie_tables,
+    svb_tables,
     tables,
     tracking_tables,
     zorglevering_tables,

@@ -22,7 +22,7 @@ class Behaviour(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: Mode = "accept"
-    agb: str | None = Field(default=None, pattern=r"^[0-9]{8}$")
+    agb: str | None = Field(default=None, pattern=r"^([0-9]{8}|SVB|CAK)$")  # an aanbieder, or a party
     times: int | None = Field(default=None, ge=1)
     #: For ``reject``: the RetourCodes of the failing level (default 0001 header, 9332 product).
     retourcodes: list[str] = Field(default_factory=list)

@@ -329,7 +329,7 @@ def test_vot_honoured_and_vot_rejected(stack: Stack, law: Law) -> None:
         {"beschikking": beschikking(law, begin="2027-01-01", eind="2027-06-30")},
     )
     assert granted["verzoek"]["status"] == "toegekend"
-    [ref] = granted["berichten"]
+    [ref] = [b for b in granted["berichten"] if b["type"] == law.function_name(301)]  # not the CAK's 405
     detail = stack.wait_for_state(ref["id"], "answered")
     mock_outcome(stack, detail["referentienummer"], "retour_sent")
     [carried] = sent_301(stack, ref["id"]).values()
@@ -452,7 +452,8 @@ def test_a_missing_retour_becomes_overdue_once_after_3_werkdagen(
 ) -> None:
     # Thursday 4 March 2027, 10:00: 3 werkdagen are Fri 5, Mon 8, Tue 9 - the weekend skipped.
     clock = FrozenClock(datetime(2027, 3, 4, 10, 0, tzinfo=NL))
-    with running_stack(database_url, tmp_path, clock=clock) as stack:
+    # Only the 301 is watched here: no eigen bijdrage report to the CAK (its 405 would be overdue too).
+    with running_stack(database_url, tmp_path, clock=clock, eigen_bijdrage={"enabled": False}) as stack:
         stack.behave(mode="no_retour")
         result = stack.post_beschikking(beschikking(law, begin="2027-04-01", eind="2027-09-30"))
         message_id = result["berichten"][0]["id"]

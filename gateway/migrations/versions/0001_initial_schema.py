@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 10:29:06.039240
+Create Date: 2026-11-22 11:31:16.613624
 """
 
 from collections.abc import Sequence
@@ -34,6 +34,24 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("api_clients", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_api_clients_key_prefix"), ["key_prefix"], unique=False)
+
+    op.create_table(
+        "cak_personen",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("bsn_hash", sa.String(length=64), nullable=False),
+        sa.Column("regeling", sa.String(length=20), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("begindatum", sa.Date(), nullable=False),
+        sa.Column("einddatum", sa.Date(), nullable=True),
+        sa.Column("geplande_einddatum", sa.Date(), nullable=True),
+        sa.Column("voorzieningen", sa.JSON(), nullable=False),
+        sa.Column("laatste_message_id", sa.BigInteger(), nullable=True),
+        sa.Column("updated_at", gateway.store.tables.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cak_personen")),
+        sa.UniqueConstraint("bsn_hash", "regeling", name=op.f("uq_cak_personen_bsn_hash_regeling")),
+    )
+    with op.batch_alter_table("cak_personen", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_cak_personen_bsn_hash"), ["bsn_hash"], unique=False)
 
     op.create_table(
         "declaraties",
@@ -232,6 +250,43 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "cak_kostprijzen",
+        sa.Column("toewijzing_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kostprijs", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", gateway.store.tables.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["toewijzing_id"], ["toewijzingen.id"], name=op.f("fk_cak_kostprijzen_toewijzing_id_toewijzingen")
+        ),
+        sa.PrimaryKeyConstraint("toewijzing_id", name=op.f("pk_cak_kostprijzen")),
+    )
+    op.create_table(
+        "cak_meldingen",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("bsn_hash", sa.String(length=64), nullable=False),
+        sa.Column("regeling", sa.String(length=20), nullable=False),
+        sa.Column("soort", sa.String(length=5), nullable=False),
+        sa.Column("datum", sa.Date(), nullable=False),
+        sa.Column("voorzieningen", sa.JSON(), nullable=False),
+        sa.Column("oorzaak", sa.String(length=12), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("corrects_message_id", sa.BigInteger(), nullable=True),
+        sa.Column("corrected_by_message_id", sa.BigInteger(), nullable=True),
+        sa.Column("created_at", gateway.store.tables.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["message_id"], ["messages.id"], name=op.f("fk_cak_meldingen_message_id_messages")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cak_meldingen")),
+        sa.UniqueConstraint("message_id", name=op.f("uq_cak_meldingen_message_id")),
+    )
+    with op.batch_alter_table("cak_meldingen", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_cak_meldingen_bsn_hash"), ["bsn_hash"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_cak_meldingen_corrects_message_id"), ["corrects_message_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_cak_meldingen_status"), ["status"], unique=False)
+
+    op.create_table(
         "delivery_attempts",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -336,6 +391,35 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "pgb_budgetten",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("toewijzing_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("beschikking_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("law", sa.String(length=20), nullable=False),
+        sa.Column("bsn_hash", sa.String(length=64), nullable=False),
+        sa.Column("hulpverlener", sa.String(length=20), nullable=True),
+        sa.Column("eenmalig", sa.Boolean(), nullable=False),
+        sa.Column("percentage", sa.Integer(), nullable=True),
+        sa.Column("maximum", sa.BigInteger(), nullable=True),
+        sa.Column("budget", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", gateway.store.tables.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", gateway.store.tables.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["beschikking_id"],
+            ["beschikkingen.id"],
+            name=op.f("fk_pgb_budgetten_beschikking_id_beschikkingen"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["toewijzing_id"], ["toewijzingen.id"], name=op.f("fk_pgb_budgetten_toewijzing_id_toewijzingen")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pgb_budgetten")),
+        sa.UniqueConstraint("toewijzing_id", name=op.f("uq_pgb_budgetten_toewijzing_id")),
+    )
+    with op.batch_alter_table("pgb_budgetten", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_pgb_budgetten_beschikking_id"), ["beschikking_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_pgb_budgetten_bsn_hash"), ["bsn_hash"], unique=False)
+
+    op.create_table(
         "toewijzing_versies",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("toewijzing_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -366,6 +450,37 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "cak_herstel_taken",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("inbound_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("bsn_hash", sa.String(length=64), nullable=False),
+        sa.Column("codes", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("correctie_message_id", sa.BigInteger(), nullable=True),
+        sa.Column("toelichting", sa.String(length=1000), nullable=True),
+        sa.Column("api_client_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("created_at", gateway.store.tables.UTCDateTime(), nullable=False),
+        sa.Column("closed_at", gateway.store.tables.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["api_client_id"], ["api_clients.id"], name=op.f("fk_cak_herstel_taken_api_client_id_api_clients")
+        ),
+        sa.ForeignKeyConstraint(
+            ["inbound_id"],
+            ["inbound_messages.id"],
+            name=op.f("fk_cak_herstel_taken_inbound_id_inbound_messages"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"], ["messages.id"], name=op.f("fk_cak_herstel_taken_message_id_messages")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cak_herstel_taken")),
+    )
+    with op.batch_alter_table("cak_herstel_taken", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_cak_herstel_taken_bsn_hash"), ["bsn_hash"], unique=False)
+        batch_op.create_index(batch_op.f("ix_cak_herstel_taken_message_id"), ["message_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_cak_herstel_taken_status"), ["status"], unique=False)
+
+    op.create_table(
         "deadlines",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("kind", sa.String(length=30), nullable=False),
@@ -393,6 +508,41 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_deadlines_inbound_id"), ["inbound_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_deadlines_message_id"), ["message_id"], unique=False)
         batch_op.create_index("ix_deadlines_open", ["met_at", "overdue_at", "due_at"], unique=False)
+
+    op.create_table(
+        "pgb_budgetafsluitingen",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("inbound_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("law", sa.String(length=20), nullable=False),
+        sa.Column("bsn_hash", sa.String(length=64), nullable=False),
+        sa.Column("toewijzing_id", sa.BigInteger(), nullable=False),
+        sa.Column("beschikking_id", sa.BigInteger(), nullable=True),
+        sa.Column("categorie", sa.String(length=2), nullable=False),
+        sa.Column("productcode", sa.String(length=5), nullable=True),
+        sa.Column("begindatum", sa.Date(), nullable=False),
+        sa.Column("einddatum", sa.Date(), nullable=False),
+        sa.Column("toegekend", sa.BigInteger(), nullable=False),
+        sa.Column("besteed", sa.BigInteger(), nullable=False),
+        sa.Column("resterend", sa.BigInteger(), nullable=False),
+        sa.Column("afsluitdatum", sa.Date(), nullable=False),
+        sa.Column("received_at", gateway.store.tables.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["inbound_id"],
+            ["inbound_messages.id"],
+            name=op.f("fk_pgb_budgetafsluitingen_inbound_id_inbound_messages"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pgb_budgetafsluitingen")),
+    )
+    with op.batch_alter_table("pgb_budgetafsluitingen", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_pgb_budgetafsluitingen_bsn_hash"), ["bsn_hash"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_pgb_budgetafsluitingen_inbound_id"), ["inbound_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_pgb_budgetafsluitingen_toewijzing_id_begindatum"),
+            ["toewijzing_id", "begindatum"],
+            unique=False,
+        )
 
     op.create_table(
         "verzoeken",
@@ -492,16 +642,33 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_verzoeken_aanbieder_agb"))
 
     op.drop_table("verzoeken")
+    with op.batch_alter_table("pgb_budgetafsluitingen", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_pgb_budgetafsluitingen_toewijzing_id_begindatum"))
+        batch_op.drop_index(batch_op.f("ix_pgb_budgetafsluitingen_inbound_id"))
+        batch_op.drop_index(batch_op.f("ix_pgb_budgetafsluitingen_bsn_hash"))
+
+    op.drop_table("pgb_budgetafsluitingen")
     with op.batch_alter_table("deadlines", schema=None) as batch_op:
         batch_op.drop_index("ix_deadlines_open")
         batch_op.drop_index(batch_op.f("ix_deadlines_message_id"))
         batch_op.drop_index(batch_op.f("ix_deadlines_inbound_id"))
 
     op.drop_table("deadlines")
+    with op.batch_alter_table("cak_herstel_taken", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cak_herstel_taken_status"))
+        batch_op.drop_index(batch_op.f("ix_cak_herstel_taken_message_id"))
+        batch_op.drop_index(batch_op.f("ix_cak_herstel_taken_bsn_hash"))
+
+    op.drop_table("cak_herstel_taken")
     with op.batch_alter_table("toewijzing_versies", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_toewijzing_versies_toewijzing_id"))
 
     op.drop_table("toewijzing_versies")
+    with op.batch_alter_table("pgb_budgetten", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_pgb_budgetten_bsn_hash"))
+        batch_op.drop_index(batch_op.f("ix_pgb_budgetten_beschikking_id"))
+
+    op.drop_table("pgb_budgetten")
     with op.batch_alter_table("message_toewijzingen", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_message_toewijzingen_toewijzing_id"))
 
@@ -520,6 +687,13 @@ def downgrade() -> None:
 
     op.drop_table("events")
     op.drop_table("delivery_attempts")
+    with op.batch_alter_table("cak_meldingen", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cak_meldingen_status"))
+        batch_op.drop_index(batch_op.f("ix_cak_meldingen_corrects_message_id"))
+        batch_op.drop_index(batch_op.f("ix_cak_meldingen_bsn_hash"))
+
+    op.drop_table("cak_meldingen")
+    op.drop_table("cak_kostprijzen")
     with op.batch_alter_table("toewijzingen", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_toewijzingen_bsn_hash_aanbieder_agb_law"))
         batch_op.drop_index(batch_op.f("ix_toewijzingen_beschikking_id"))
@@ -550,6 +724,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_declaraties_inbound_id"))
 
     op.drop_table("declaraties")
+    with op.batch_alter_table("cak_personen", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cak_personen_bsn_hash"))
+
+    op.drop_table("cak_personen")
     with op.batch_alter_table("api_clients", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_clients_key_prefix"))
 
