@@ -18,6 +18,7 @@ from gateway.api.eigen_bijdrage import router as eigen_bijdrage_router
 from gateway.api.problems import install_problem_handlers
 from gateway.deadlines import OverdueScanner
 from gateway.delivery.worker import DeliveryWorker
+from gateway.eigen_bijdrage import sweep_ended
 from gateway.runtime import Runtime
 
 
@@ -32,7 +33,7 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
             threads.append(
                 threading.Thread(target=worker.run, args=(stop,), name="delivery-worker", daemon=True)
             )
-            scanner = OverdueScanner(runtime)
+            scanner = OverdueScanner(runtime, jobs=[sweep_ended])
             threads.append(
                 threading.Thread(target=scanner.run, args=(stop,), name="overdue-scanner", daemon=True)
             )

@@ -22,6 +22,7 @@ from gateway.api_keys import ALL_SCOPES, create_client
 from gateway.app import create_app
 from gateway.deadlines import OverdueScanner
 from gateway.delivery.assembly import build_worker
+from gateway.eigen_bijdrage import sweep_ended
 from gateway.log_setup import configure_logging
 from gateway.runtime import Runtime
 from gateway.settings import DEV_API_KEY, Mode, Settings, load_settings
@@ -176,7 +177,10 @@ def worker() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _stop)
     scanner = threading.Thread(
-        target=OverdueScanner(runtime).run, args=(stop,), name="overdue-scanner", daemon=True
+        target=OverdueScanner(runtime, jobs=[sweep_ended]).run,
+        args=(stop,),
+        name="overdue-scanner",
+        daemon=True,
     )
     scanner.start()
     delivery.run(stop)

@@ -24,7 +24,7 @@ An operator closes the loop with :func:`mark_handled`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from functools import lru_cache
@@ -294,15 +294,24 @@ def _record_overdue(session: Session, runtime: Runtime, deadline: Deadline, *, l
 class OverdueScanner:
     """The background loop: :func:`scan_overdue` every ``deadline_scan_interval_s``."""
 
-    def __init__(self, runtime: Runtime, interval_s: float | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        interval_s: float | None = None,
+        jobs: Sequence[Callable[[Runtime], object]] = (),
+    ) -> None:
         self.runtime = runtime
         self.interval_s = interval_s or runtime.settings.deadline_scan_interval_s
+        #: Other time-driven work that runs on the same beat (e.g. the CAK's natural ends).
+        self.jobs = tuple(jobs)
 
     def run(self, stop: threading.Event) -> None:
         log.info("overdue_scanner_started", interval_s=self.interval_s)
         while not stop.is_set():
             try:
                 scan_overdue(self.runtime)
+                for job in self.jobs:
+                    job(self.runtime)
             except Exception:  # the loop must survive a database restart
                 log.exception("overdue_scan_error")
             stop.wait(self.interval_s)

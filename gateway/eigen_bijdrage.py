@@ -62,6 +62,7 @@ from gateway.eigen_bijdrage_melding import (
 from gateway.events import record_event
 from gateway.runtime import Runtime
 from gateway.store.cak_tables import CakHerstelTaak, CakMelding, CakPersoon
+from gateway.store.database import transaction
 from gateway.store.tables import InboundMessage, Message, Toewijzing
 from gateway.store.zorglevering_tables import ZorgleveringMelding, ZorgleveringSoort
 
@@ -342,3 +343,51 @@ __all__ = [
     "on_retour",
     "regeling_of",
 ]
+
+
+def sweep_ended(runtime: Runtime, *, batch_size: int = 200) -> int:
+    """Report a stop for every person whose chargeable provisions ran out by themselves.
+
+    A provision that reaches its planned einddatum without any change triggers nothing
+    else; this sweep (run by the background scanner) finds persons still ``lopend`` whose
+    planned end lies before today and reports the stop on that end date. Returns how
+    many stops it queued.
+    """
+    if not runtime.settings.eigen_bijdrage.enabled:
+        return 0
+    today = local_now(runtime.clock).date()
+    sent = 0
+    with transaction(runtime.sessions) as session:
+        personen = session.scalars(
+            select(CakPersoon)
+            .where(
+                CakPersoon.status == LOPEND,
+                CakPersoon.geplande_einddatum.is_not(None),
+                CakPersoon.geplande_einddatum < today,
+            )
+            .order_by(CakPersoon.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for persoon in personen:
+            assert persoon.geplande_einddatum is not None
+            regeling = Regeling(persoon.regeling)
+            rows = session.scalars(select(Toewijzing).where(Toewijzing.id.in_(persoon.voorzieningen))).all()
+            ended = [Provision(r, regeling, r.ingangsdatum, r.einddatum) for r in rows]
+            if (
+                _stop(
+                    session,
+                    runtime,
+                    persoon,
+                    persoon.bsn_hash,
+                    regeling,
+                    persoon.geplande_einddatum,
+                    ended,
+                    "einde",
+                )
+                is not None
+            ):
+                sent += 1
+    if sent:
+        log.info("cak_natural_ends_reported", stops=sent)
+    return sent

@@ -185,3 +185,26 @@ def test_beschermd_wonen_has_its_own_picture_and_stop_follows_an_earlier_end(rt:
 
 def test_readers_are_registered_for_both_retours() -> None:
     assert set(eigen_bijdrage.RETOUR_READERS) == {"WMO406", "WMO408"}
+
+
+def test_a_provision_that_runs_out_by_itself_is_stopped_once_by_the_sweep(rt: Runtime) -> None:
+    from datetime import timedelta
+
+    from gateway.eigen_bijdrage import sweep_ended
+
+    with transaction(rt.sessions) as session:
+        _client(session, rt, ("02", "02A01", "ZIN", date(2026, 12, 31)))
+        [start] = _changed(session, rt)
+        assert parse_melding(start.payload).soort.name == "START"
+    assert sweep_ended(rt) == 0  # still running on 23 November 2026
+    assert isinstance(rt.clock, FrozenClock)
+    rt.clock.advance(timedelta(days=40))  # 2 January 2027
+    assert sweep_ended(rt) == 1
+    assert sweep_ended(rt) == 0  # reported once
+    with rt.sessions() as session:
+        [stop] = session.scalars(
+            select(Message).where(Message.message_type == "WMO405").order_by(Message.id.desc()).limit(1)
+        ).all()
+        melding = parse_melding(stop.payload)
+        assert (melding.soort.name, melding.datum) == ("STOP", date(2026, 12, 31))
+        assert session.scalars(select(CakPersoon.status)).all() == ["gestopt"]
