@@ -70,29 +70,59 @@ def answer_heenbericht(h: Heenbericht, behaviour: Behaviour, *, now: datetime) -
                 h.payload, behaviour, identificatie_retour, now.date()
             )
     except PayloadRejected as exc:
-        ref = new_referentienummer()
-        body = render_fo01(
-            exc.code or "StUF055",
-            "client",
-            exc.reason,
-            zender=aanbieder,
-            ontvanger=gemeente,
-            cross_ref=h.referentienummer,
-            referentienummer=ref,
-            details=f"{h.functie}-{h.applicatie_versie}{h.applicatie_subversie}",
-            tijdstip=now,
-        )
-        return Answer("Fo01", body, soap_headers("Fo01"), f"fo01_sent:{exc.code}", ref)
-
-    ref = new_referentienummer()
-    du01 = Retourbericht(
+        return fo01_answer(h, exc, zender=aanbieder, ontvanger=gemeente, now=now)
+    return du01_answer(
+        h,
         zender=aanbieder,
         ontvanger=gemeente,
+        functie=retour_functie,
+        payload=retour,
+        identificatie_retour=identificatie_retour,
+        heen_identificatie=heen_identificatie,
+        now=now,
+    )
+
+
+def fo01_answer(
+    h: Heenbericht, exc: PayloadRejected, *, zender: Systeem, ontvanger: Systeem, now: datetime
+) -> Answer:
+    """A party's asynchronous refusal of ``h`` (its payload is not acceptable)."""
+    ref = new_referentienummer()
+    body = render_fo01(
+        exc.code or "StUF055",
+        "client",
+        exc.reason,
+        zender=zender,
+        ontvanger=ontvanger,
+        cross_ref=h.referentienummer,
+        referentienummer=ref,
+        details=f"{h.functie}-{h.applicatie_versie}{h.applicatie_subversie}"[:30],
+        tijdstip=now,
+    )
+    return Answer("Fo01", body, soap_headers("Fo01"), f"fo01_sent:{exc.code}", ref)
+
+
+def du01_answer(
+    h: Heenbericht,
+    *,
+    zender: Systeem,
+    ontvanger: Systeem,
+    functie: str,
+    payload: bytes,
+    identificatie_retour: str,
+    heen_identificatie: str,
+    now: datetime,
+) -> Answer:
+    """A party's retour on ``h`` in a Du01 (crossRefnummer = the Di01's referentienummer)."""
+    ref = new_referentienummer()
+    du01 = Retourbericht(
+        zender=zender,
+        ontvanger=ontvanger,
         referentienummer=ref,
         cross_refnummer=h.referentienummer,
         tijdstip=now,
-        functie=retour_functie,
-        payload=retour,
+        functie=functie,
+        payload=payload,
         referentienummer_bericht=identificatie_retour,
         cross_refnummer_bericht=heen_identificatie,
         functie_versie=h.functie_versie,

@@ -38,15 +38,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from connectors.cak import Melding, PayloadRejected, Regeling, Soort, parse_melding, render_retour
 from connectors.ggk import (
     Heenbericht,
-    Retourbericht,
     Systeem,
-    new_referentienummer,
-    render_du01,
-    render_fo01,
-    soap_headers,
-    soap_request,
 )
-from mocks.ggk.aanbieder import Answer
+from mocks.ggk.aanbieder import Answer, du01_answer, fo01_answer
 from mocks.ggk.behaviour import Behaviour
 
 if TYPE_CHECKING:
@@ -193,19 +187,7 @@ def answer(h: Heenbericht, behaviour: Behaviour, *, now: datetime) -> Answer | N
     try:
         melding = parse_melding(h.payload)
     except PayloadRejected as exc:
-        ref = new_referentienummer()
-        body = render_fo01(
-            exc.code or "StUF055",
-            "client",
-            exc.reason,
-            zender=cak,
-            ontvanger=gemeente,
-            cross_ref=h.referentienummer,
-            referentienummer=ref,
-            details=f"{h.functie}-{h.applicatie_versie}{h.applicatie_subversie}",
-            tijdstip=now,
-        )
-        return Answer("Fo01", body, soap_headers("Fo01"), f"fo01_sent:{exc.code}", ref)
+        return fo01_answer(h, exc, zender=cak, ontvanger=gemeente, now=now)
 
     state = register()
     header_codes: list[str] = []
@@ -260,22 +242,16 @@ def answer(h: Heenbericht, behaviour: Behaviour, *, now: datetime) -> Answer | N
         if per_voorziening
         else None,
     )
-    ref = new_referentienummer()
-    du01 = Retourbericht(
+    return du01_answer(
+        h,
         zender=cak,
         ontvanger=gemeente,
-        referentienummer=ref,
-        cross_refnummer=h.referentienummer,
-        tijdstip=now,
         functie=melding.regeling.retour_functie,
         payload=retour,
-        referentienummer_bericht=identificatie_retour,
-        cross_refnummer_bericht=melding.bericht.identificatie,
-        functie_versie=h.functie_versie,
-        functie_subversie=h.functie_subversie,
+        identificatie_retour=identificatie_retour,
+        heen_identificatie=melding.bericht.identificatie,
+        now=now,
     )
-    body, headers = soap_request(render_du01(du01), "ggk_Du01")
-    return Answer("ggk_Du01", body, headers, "retour_sent", ref)
 
 
 class HerstelVolgende(BaseModel):

@@ -39,9 +39,6 @@ from connectors.ggk import (
     new_referentienummer,
     parse_soap_response,
     render_di01,
-    render_du01,
-    render_fo01,
-    soap_headers,
     soap_request,
 )
 from connectors.istandaard import Law, PayloadRejected
@@ -59,7 +56,7 @@ from connectors.svb import (
     render_bab,
     render_tkb_retour,
 )
-from mocks.ggk.aanbieder import Answer
+from mocks.ggk.aanbieder import Answer, du01_answer, fo01_answer
 from mocks.ggk.behaviour import Behaviour
 from mocks.ggk.retouren import AanbiederLog
 
@@ -229,19 +226,7 @@ def answer(h: Heenbericht, behaviour: Behaviour, *, now: datetime) -> Answer | N
         if tkb.header.law is not law:
             raise PayloadRejected(f"the payload is a {tkb.header.law.value} TKB, the envelope says {functie}")
     except PayloadRejected as exc:
-        ref = new_referentienummer()
-        body = render_fo01(
-            exc.code,
-            "client",
-            exc.reason,
-            zender=svb,
-            ontvanger=gemeente,
-            cross_ref=h.referentienummer,
-            referentienummer=ref,
-            details=f"{h.functie}-{h.applicatie_versie}{h.applicatie_subversie}"[:30],
-            tijdstip=now,
-        )
-        return Answer("Fo01", body, soap_headers("Fo01"), f"fo01_sent:{exc.code}", ref)
+        return fo01_answer(h, exc, zender=svb, ontvanger=gemeente, now=now)
     header_codes: list[str] = []
     toekenning_codes: list[str] = []
     if tkb.header.ontvanger != SVB or tkb.header.afzender != h.zender.organisatie:
@@ -265,22 +250,16 @@ def answer(h: Heenbericht, behaviour: Behaviour, *, now: datetime) -> Answer | N
         header_codes=header_codes,
         toekenning_codes=toekenning_codes,
     )
-    ref = new_referentienummer()
-    du01 = Retourbericht(
+    return du01_answer(
+        h,
         zender=svb,
         ontvanger=gemeente,
-        referentienummer=ref,
-        cross_refnummer=h.referentienummer,
-        tijdstip=now,
         functie=Kind.TKB_RETOUR.functie(law),
         payload=retour,
-        referentienummer_bericht=identificatie_retour,
-        cross_refnummer_bericht=tkb.header.identificatie,
-        functie_versie=h.functie_versie,
-        functie_subversie=h.functie_subversie,
+        identificatie_retour=identificatie_retour,
+        heen_identificatie=tkb.header.identificatie,
+        now=now,
     )
-    body, headers = soap_request(render_du01(du01), "ggk_Du01")
-    return Answer("ggk_Du01", body, headers, "retour_sent", ref)
 
 
 # --- budget period end: BABs --------------------------------------------------------------------
