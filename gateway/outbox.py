@@ -21,10 +21,9 @@ from connectors.ggk import (
     Retourbericht,
     Systeem,
     new_referentienummer,
-    render_di01,
-    render_du01,
     render_fo01,
-    soap_request,
+    soap_di01,
+    soap_du01,
 )
 from gateway.clock import local_now
 from gateway.deadlines import DeadlineKind, open_deadline
@@ -119,7 +118,7 @@ def enqueue_ggk_heenbericht(
         answers_inbound_id=None,
     )
     message.payload = render_payload(message.bericht_identificatie)
-    envelope = render_di01(
+    body = soap_di01(
         Heenbericht(
             zender=_gemeente(runtime),
             ontvanger=Systeem(organisatie=receiver, applicatie="GGk"),
@@ -131,7 +130,6 @@ def enqueue_ggk_heenbericht(
             referentienummer_bericht=message.bericht_identificatie,
         )
     )
-    body, _headers = soap_request(envelope, GGK_DI01)
     if law is not None:
         # Every iJw/iWmo heenbericht is answered by exactly one retour within 3 werkdagen (OP090).
         open_deadline(session, runtime, DeadlineKind.RETOUR, message_id=message.id, start=runtime.clock.now())
@@ -164,7 +162,7 @@ def enqueue_ggk_retour(
         answers_inbound_id=answers_inbound_id,
     )
     message.payload = render_payload(message.bericht_identificatie)
-    envelope = render_du01(
+    body = soap_du01(
         Retourbericht(
             zender=_gemeente(runtime),
             ontvanger=Systeem(organisatie=receiver, applicatie="GGk"),
@@ -178,7 +176,6 @@ def enqueue_ggk_retour(
             cross_refnummer_bericht=cross_ref_bericht,
         )
     )
-    body, _headers = soap_request(envelope, GGK_DU01)
     return _queue(message, runtime, body)
 
 

@@ -33,6 +33,8 @@ from connectors.ggk.soap import (
     render_bv03,
     render_fo01,
     render_fo03_fault,
+    soap_di01,
+    soap_du01,
     soap_headers,
     soap_request,
 )
@@ -69,6 +71,8 @@ __all__ = [
     "render_du01",
     "render_fo01",
     "render_fo03_fault",
+    "soap_di01",
+    "soap_du01",
     "soap_headers",
     "soap_request",
 ]

@@ -142,6 +142,11 @@ def parse_tijdstip(text: str) -> datetime:
 
 def render_di01(h: Heenbericht) -> bytes:
     """The Di01 envelope as UTF-8 XML bytes (no BOM), validated against the project's schema."""
+    return serialize_envelope(build_di01(h))
+
+
+def build_di01(h: Heenbericht) -> etree._Element:
+    """The validated Di01 envelope element (to wrap in SOAP without serialising twice)."""
     root = etree.Element(DI01_TAG, nsmap=NSMAP)
     _stuurgegevens(root, "Di01", h.zender, h.ontvanger, h.referentienummer, h.tijdstip, None, h.functie)
     params = etree.SubElement(root, _g("parameters"))
@@ -155,11 +160,16 @@ def render_di01(h: Heenbericht) -> bytes:
         h.bestandsnaam,
         h.payload,
     )
-    return _finish(root)
+    return _validated(root)
 
 
 def render_du01(r: Retourbericht) -> bytes:
     """The Du01 envelope as UTF-8 XML bytes (no BOM), validated against the project's schema."""
+    return serialize_envelope(build_du01(r))
+
+
+def build_du01(r: Retourbericht) -> etree._Element:
+    """The validated Du01 envelope element (to wrap in SOAP without serialising twice)."""
     root = etree.Element(DU01_TAG, nsmap=NSMAP)
     _stuurgegevens(
         root, "Du01", r.zender, r.ontvanger, r.referentienummer, r.tijdstip, r.cross_refnummer, r.functie
@@ -176,7 +186,7 @@ def render_du01(r: Retourbericht) -> bytes:
         r.bestandsnaam,
         r.payload,
     )
-    return _finish(root)
+    return _validated(root)
 
 
 def systeem_element(parent: etree._Element, name: str, systeem: Systeem) -> etree._Element:
@@ -236,10 +246,15 @@ def _parameters_tail(
     bericht.text = base64.b64encode(payload).decode("ascii")
 
 
-def _finish(root: etree._Element) -> bytes:
+def _validated(root: etree._Element) -> etree._Element:
     found = violations(load_schema(ENVELOPE_XSD), root)
     if found:
         raise ValueError(f"rendered envelope does not validate: {found[0]}")
+    return root
+
+
+def serialize_envelope(root: etree._Element) -> bytes:
+    """UTF-8 bytes with declaration; IB007 when over the GGk's 25 MB limit."""
     data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
     if len(data) > MAX_ENVELOPE_BYTES:
         raise EnvelopeError.of("IB007", f"envelope would be {len(data)} bytes")

@@ -24,7 +24,11 @@ from connectors.ggk.envelope import (
     NSMAP,
     STUF_NS,
     STUF_XSD,
+    Heenbericht,
+    Retourbericht,
     Systeem,
+    build_di01,
+    build_du01,
     new_referentienummer,
     read_systeem,
     systeem_element,
@@ -126,6 +130,23 @@ def soap_request(envelope_xml: bytes, operation: str) -> tuple[bytes, dict[str, 
     if element.tag != _ELEMENT_OF[op]:
         raise ValueError(f"{etree.QName(element).localname} is not the body of operation {op}")
     return _soap(element), soap_headers(op)
+
+
+def soap_di01(h: Heenbericht) -> bytes:
+    """A Di01 wrapped in its SOAP request body, built and serialised once (the outbox's hot path)."""
+    return _soap_sized(build_di01(h))
+
+
+def soap_du01(r: Retourbericht) -> bytes:
+    """A Du01 wrapped in its SOAP request body, built and serialised once."""
+    return _soap_sized(build_du01(r))
+
+
+def _soap_sized(element: etree._Element) -> bytes:
+    body = _soap(element)
+    if len(body) > MAX_ENVELOPE_BYTES:
+        raise EnvelopeError.of("IB007", f"request would be {len(body)} bytes")
+    return body
 
 
 def parse_soap_request(body: bytes, soap_action: str | None) -> InboundSoap:

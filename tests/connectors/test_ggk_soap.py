@@ -230,3 +230,43 @@ def test_control_messages_validate_against_the_published_stuf0301_schema() -> No
     fo03 = fault.find("detail/{*}Fo03Bericht")
     assert fo03 is not None
     assert violations(schema, fo03) == []
+
+
+def test_soap_di01_and_du01_equal_render_then_wrap() -> None:
+    """The outbox's one-pass builders put the same bytes on the wire as render + soap_request."""
+    from datetime import datetime
+
+    from connectors.ggk import (
+        Heenbericht,
+        Retourbericht,
+        Systeem,
+        new_referentienummer,
+        render_di01,
+        render_du01,
+        soap_di01,
+        soap_du01,
+        soap_request,
+    )
+
+    heen = Heenbericht(
+        zender=Systeem("0637", "Gateway"),
+        ontvanger=Systeem("99990001", "GGk"),
+        referentienummer=new_referentienummer(),
+        tijdstip=datetime(2026, 11, 22, 10, 0),
+        functie="JW301",
+        payload=b"<x/>",
+        referentienummer_bericht="1",
+    )
+    assert soap_di01(heen) == soap_request(render_di01(heen), "ggk_Di01")[0]
+    retour = Retourbericht(
+        zender=Systeem("0637", "Gateway"),
+        ontvanger=Systeem("99990001", "GGk"),
+        referentienummer=new_referentienummer(),
+        cross_refnummer=new_referentienummer(),
+        tijdstip=datetime(2026, 11, 22, 10, 0),
+        functie="JW306",
+        payload=b"<y/>",
+        referentienummer_bericht="2",
+        cross_refnummer_bericht="ABC",
+    )
+    assert soap_du01(retour) == soap_request(render_du01(retour), "ggk_Du01")[0]
