@@ -1,0 +1,99 @@
+"""Bad input from the chain side of /corv/ebms: precise ebMS/StUF errors, nothing processed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from connectors.corv import Stuurgegevens, Systeem, Zorgmelding, render_zorgmelding
+from connectors.ebms import MessageHeader, MessageKind, Payload, build_user_message, parse_message
+from gateway.store.corv_tables import CorvInbound, CorvReceived, CorvZorgmelding
+from gateway.store.tables import Event
+from tests.gateway.corv_stack import CORV_OIN, GEMEENTE_OIN, CorvStack, gateway_only, running_corv_stack
+
+EBXML = {"SOAPAction": '"ebXML"'}
+
+
+def _zorgmelding(referentienummer: str = "CORV-test-0001") -> bytes:
+    from datetime import UTC, date, datetime
+
+    return render_zorgmelding(
+        Zorgmelding(
+            stuurgegevens=Stuurgegevens(
+                zender=Systeem(organisatie=CORV_OIN, applicatie="CORV"),
+                ontvanger=Systeem(organisatie=GEMEENTE_OIN, applicatie="gemeente"),
+                referentienummer=referentienummer,
+                tijdstip=datetime.now(UTC),
+                functie="zorgmeldingDi01",
+            ),
+            kenmerk="ZM-TEST-1",
+            contactpersoon="Agent B.",
+            document=b"%PDF-1.4 melding",
+            document_creatiedatum=date(2026, 11, 28),
+            extra={"aanleiding": "Huiselijke situatie"},
+            initiator="Politie",
+        )
+    )
+
+
+def _post(
+    stack: CorvStack, from_party: str, to_party: str = GEMEENTE_OIN, cpa_id: str = "CPA-CORV-0637"
+) -> Any:
+    header = MessageHeader.new(
+        from_party=from_party, to_party=to_party, cpa_id=cpa_id, action="zorgmeldingDi01"
+    )
+    content_type, body = build_user_message(header, [Payload(_zorgmelding())])
+    return stack.api.post("/corv/ebms", content=body, headers={**EBXML, "Content-Type": content_type})
+
+
+def _error_code(response: Any) -> str:
+    with parse_message(response.headers["content-type"], response.content) as answer:
+        assert answer.kind is MessageKind.ERROR
+        return answer.errors[0].code
+
+
+def _processed_nothing(stack: CorvStack) -> None:
+    with stack.runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(CorvZorgmelding)) == 0
+        assert session.scalar(select(func.count()).select_from(CorvReceived)) == 0
+        assert session.scalar(select(func.count()).select_from(Event)) == 0
+        assert set(session.scalars(select(CorvInbound.status))) <= {"invalid"}
+
+
+def test_unknown_oins_and_broken_messages_get_a_message_error(database_url: str, tmp_path: Path) -> None:
+    with gateway_only(database_url, tmp_path) as stack:
+        unknown_from = _post(stack, "00000099000000009999")
+        assert _error_code(unknown_from) == "ValueNotRecognized"
+        assert _error_code(_post(stack, CORV_OIN, to_party="00000099000000000001")) == "ValueNotRecognized"
+        assert _error_code(_post(stack, CORV_OIN, cpa_id="CPA-OTHER")) == "ValueNotRecognized"
+        broken = stack.api.post(
+            "/corv/ebms",
+            content=b"--b\r\nContent-Type: text/xml\r\n\r\n<not-closed",
+            headers={**EBXML, "Content-Type": 'multipart/related; type="text/xml"; boundary=b'},
+        )
+        assert _error_code(broken) == "MimeProblem"
+        no_type = stack.api.post("/corv/ebms", content=b"hello", headers=EBXML)
+        assert _error_code(no_type) == "MimeProblem"
+        _processed_nothing(stack)
+        with stack.runtime.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(CorvInbound)) == 5
+
+
+def test_a_payload_failing_its_xsd_gets_fo03_stuf055(database_url: str, tmp_path: Path) -> None:
+    with running_corv_stack(database_url, tmp_path) as stack:
+        assert stack.mock is not None
+        stuf = _zorgmelding().replace(b"<ZKN:bron>Zorgmelding</ZKN:bron>", b"<ZKN:onbekend/>").decode()
+        answer = stack.mock.post(
+            "/_mock/corv/send/raw", json={"stuf": stuf, "action": "zorgmeldingDi01"}
+        ).json()
+        assert (answer["status"], answer["answer_berichtcode"], answer["answer_code"]) == (
+            "acked",
+            "Fo03",
+            "StUF055",
+        )
+        with stack.runtime.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(CorvZorgmelding)) == 0
+            assert session.scalar(select(func.count()).select_from(Event)) == 0
+            assert session.scalars(select(CorvInbound.status)).all() == ["invalid"]
