@@ -19,6 +19,11 @@ class XmlInputError(ValueError):
     """The bytes are not acceptable XML: too large, not well-formed, or too deep."""
 
 
+class HostileXmlError(XmlInputError):
+    """XML that no chain message ever is and that attacks a parser: a DOCTYPE (entities,
+    XXE, billion laughs), excessive nesting or size. Refused before anything is stored."""
+
+
 def _new_parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
@@ -33,18 +38,20 @@ def _new_parser() -> etree.XMLParser:
 def parse_xml(data: bytes, *, max_bytes: int = MAX_XML_BYTES) -> etree._Element:
     """Parse untrusted XML bytes into an element tree, or raise :class:`XmlInputError`."""
     if len(data) > max_bytes:
-        raise XmlInputError(f"document is {len(data)} bytes, limit is {max_bytes}")
+        raise HostileXmlError(f"document is {len(data)} bytes, limit is {max_bytes}")
     try:
         root = etree.fromstring(data, parser=_new_parser())
     except etree.XMLSyntaxError as exc:
+        if "depth" in (exc.msg or "").lower():  # libxml2's own hard limit (256) was hit first
+            raise HostileXmlError(f"nesting deeper than {MAX_XML_DEPTH} levels") from None
         raise XmlInputError(f"not well-formed XML: {exc.msg} (line {exc.lineno})") from None
     if root is None:
         raise XmlInputError("empty document")
     docinfo = root.getroottree().docinfo
     if docinfo.internalDTD is not None or docinfo.doctype:
-        raise XmlInputError("a DOCTYPE is not allowed")
+        raise HostileXmlError("a DOCTYPE is not allowed")
     if _depth_exceeds(root, MAX_XML_DEPTH):
-        raise XmlInputError(f"nesting deeper than {MAX_XML_DEPTH} levels")
+        raise HostileXmlError(f"nesting deeper than {MAX_XML_DEPTH} levels")
     return root
 
 
