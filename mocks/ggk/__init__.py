@@ -3,6 +3,7 @@
 from mocks.ggk.aanbieders import MOCK_AANBIEDERS, is_mock_agb
 from mocks.ggk.app import MockGgk, MockGgkConfig, create_app
 from mocks.ggk.behaviour import Behaviour, RuleBook
+from mocks.ggk.faults import Faults
 from mocks.ggk.retouren import AanbiederLog
 from mocks.ggk.sending import SendRequest
 
@@ -10,6 +11,7 @@ __all__ = [
     "MOCK_AANBIEDERS",
     "AanbiederLog",
     "Behaviour",
+    "Faults",
     "MockGgk",
     "MockGgkConfig",
     "RuleBook",

@@ -7,6 +7,7 @@ import argparse
 import uvicorn
 
 from mocks.ggk.app import MockGgkConfig, create_app
+from mocks.ggk.faults import Faults
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,12 +18,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--retour-delay", type=float, default=0.5, help="seconds before the retour is sent")
     parser.add_argument("--callback-attempts", type=int, default=10)
     parser.add_argument("--gemeentecode", default="0637", help="default receiver of the aanbieders' messages")
+    parser.add_argument(
+        "--callback-backoff", type=float, default=0.2, help="first wait between callback tries"
+    )
+    parser.add_argument("--callback-backoff-max", type=float, default=5.0)
+    parser.add_argument(
+        "--faults", type=Faults.model_validate_json, default=None, help="JSON, e.g. '{\"error_5xx\": 0.1}'"
+    )
     args = parser.parse_args(argv)
     config = MockGgkConfig(
         callback_url=args.callback_url,
         retour_delay_s=args.retour_delay,
         callback_attempts=args.callback_attempts,
         gemeentecode=args.gemeentecode,
+        callback_backoff_s=args.callback_backoff,
+        callback_backoff_max_s=args.callback_backoff_max,
+        faults=args.faults,
     )
     uvicorn.run(create_app(config), host=args.host, port=args.port)
 

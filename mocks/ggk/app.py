@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -52,6 +53,7 @@ from mocks.ggk.aanbieder import Answer, answer_heenbericht
 from mocks.ggk.aanbieder_api import aanbieder_router
 from mocks.ggk.aanbieders import MOCK_AANBIEDERS, is_gemeentecode, is_mock_agb
 from mocks.ggk.behaviour import Behaviour, RuleBook
+from mocks.ggk.faults import CLEAN, Draw, FaultInjector, Faults, drop_connection
 from mocks.ggk.ledger import Ledger
 from mocks.ggk.parties import PARTY_MODULES, party
 from mocks.ggk.retouren import AanbiederLog
@@ -78,6 +80,8 @@ class MockGgkConfig(BaseModel):
     gemeentecode: str = Field(default="0637", pattern=r"^[0-9]{4}$")
     #: Rules in force from the start.
     behaviours: list[Behaviour] = Field(default_factory=list)
+    #: Transport faults in force from the start (``mocks/ggk/faults.py``).
+    faults: Faults | None = None
 
 
 class MockGgk:
@@ -86,6 +90,7 @@ class MockGgk:
     def __init__(self, config: MockGgkConfig) -> None:
         self.config = config
         self.rules = RuleBook(config.behaviours)
+        self.faults = FaultInjector(config.faults)
         self.ledger = Ledger()
         self.aanbieder = AanbiederLog()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -93,6 +98,7 @@ class MockGgk:
     def reset(self) -> None:
         """Forget rules, ledger and log (pending callbacks are cancelled by ``POST /_mock/reset``)."""
         self.rules.reset()
+        self.faults.reset()
         self.ledger.reset()
         self.aanbieder.reset()
 
@@ -138,6 +144,8 @@ class MockGgk:
             "functie": envelope.functie,
             "zender": sender,
             "ontvanger": receiver,
+            "bericht_identificatie": envelope.referentienummer_bericht,
+            "payload_sha256": hashlib.sha256(envelope.payload).hexdigest(),
         }
 
         refusal: EnvelopeError | None = None
@@ -154,6 +162,13 @@ class MockGgk:
             return _fault(refusal, cross_ref=ref, ontvanger=envelope.zender)
 
         self.ledger.seen(**meta, outcome="received")
+        fault = self.faults.draw(receiver)
+        if fault.kind == "error_5xx":
+            self.ledger.update(ref, outcome=f"failed:{fault.status}")
+            return _unavailable(fault.status)
+        if fault.kind == "ggk_error":
+            self.ledger.update(ref, outcome=f"fo03:{fault.ggk_code}")
+            return _fault(EnvelopeError.of(fault.ggk_code), cross_ref=ref, ontvanger=envelope.zender)
         behaviour = self.rules.take(receiver)
         if behaviour.mode == "fail":
             self.ledger.update(ref, outcome=f"failed:{behaviour.status}")
@@ -173,10 +188,14 @@ class MockGgk:
             if behaviour.mode == "no_retour":
                 self.ledger.update(ref, outcome="no_retour")
             else:
-                self._spawn(self._answer_later(envelope, behaviour))
+                self._spawn(self._answer_later(envelope, behaviour, fault))
         answer = render_bv03(GGK_SYSTEEM, envelope.zender, new_referentienummer(), ref)
         if behaviour.mode == "timeout":
             await asyncio.sleep(behaviour.delay_s)
+        if fault.delay_s:
+            await asyncio.sleep(fault.delay_s)
+        if fault.kind == "drop":
+            return DropConnection()
         return Response(answer, media_type=_SOAP_MEDIA_TYPE)
 
     def _take_fo01(self, element: etree._Element) -> Response:
@@ -219,7 +238,7 @@ class MockGgk:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _answer_later(self, h: Heenbericht, behaviour: Behaviour) -> None:
+    async def _answer_later(self, h: Heenbericht, behaviour: Behaviour, fault: Draw = CLEAN) -> None:
         await asyncio.sleep(self.config.retour_delay_s)
         ref = h.referentienummer
         try:
@@ -234,13 +253,15 @@ class MockGgk:
         if answer is None:
             self.ledger.update(ref, outcome="no_retour")
             return
+        # Known before it is posted: the gemeente may have processed it before the post returns.
+        self.ledger.update(ref, retour_referentienummer=answer.referentienummer)
         result = await self._deliver(answer)
+        self.ledger.update(ref, retours_delivered=0 if result is not None else 1)
+        # A ``duplicate_retour`` fault: the aanbieder's system sends the same Du01 once more.
+        if result is None and fault.duplicate_retour and await self._deliver(answer) is None:
+            self.ledger.update(ref, retours_delivered=2)
         self.ledger.callback_done(result is None)
-        self.ledger.update(
-            ref,
-            outcome=answer.outcome if result is None else result,
-            retour_referentienummer=answer.referentienummer,
-        )
+        self.ledger.update(ref, outcome=answer.outcome if result is None else result)
 
     async def _deliver(self, answer: Answer) -> str | None:
         """Post ``answer`` until the gateway answers Bv03; ``None`` when delivered, else why not."""
@@ -294,7 +315,11 @@ def create_app(config: MockGgkConfig) -> FastAPI:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_ENVELOPE_BYTES:
             return _fault(EnvelopeError.of("IB007", f"request is {declared} bytes"))
-        return await mock.handle_soap(await request.body(), request.headers.get("soapaction"))
+        response = await mock.handle_soap(await request.body(), request.headers.get("soapaction"))
+        if isinstance(response, DropConnection) and not drop_connection(request):
+            # A server that cannot hang up (an in-process test client): the nearest thing.
+            return Response(b"", status_code=502)
+        return response
 
     @app.put("/_mock/behaviour")
     def put_behaviour(behaviour: Behaviour) -> dict[str, Any]:
@@ -304,6 +329,20 @@ def create_app(config: MockGgkConfig) -> FastAPI:
     @app.get("/_mock/behaviour")
     def get_behaviour() -> dict[str, Any]:
         return {"behaviours": [b.model_dump() for b in mock.rules.current()]}
+
+    @app.put("/_mock/faults")
+    def put_faults(faults: Faults) -> dict[str, Any]:
+        mock.faults.set(faults)
+        return mock.faults.state()
+
+    @app.get("/_mock/faults")
+    def get_faults() -> dict[str, Any]:
+        return mock.faults.state()
+
+    @app.delete("/_mock/faults")
+    def heal() -> dict[str, Any]:
+        mock.faults.heal()
+        return mock.faults.state()
 
     @app.post("/_mock/reset")
     def reset() -> dict[str, str]:
@@ -324,6 +363,13 @@ def create_app(config: MockGgkConfig) -> FastAPI:
         return {"status": "ok", "aanbieders": MOCK_AANBIEDERS}
 
     return app
+
+
+class DropConnection(Response):
+    """Marker: hang up without an answer (the ``drop`` fault); see :func:`drop_connection`."""
+
+    def __init__(self) -> None:
+        super().__init__(b"", status_code=502)
 
 
 def _fault(exc: EnvelopeError, *, cross_ref: str = "", ontvanger: Systeem | None = None) -> Response:

@@ -1,9 +1,12 @@
 """What the mock GGk has received, for tests and developers to inspect.
 
-Holds routing metadata only - referentienummers, functie, parties, outcome - never a
-payload, so nothing here can leak a BSN. ``accepted`` referentienummers are what the
-duplicate check (IB016) is made against: a message the GGk refused (503, Fo03) was
-never taken in, so offering it again with the same referentienummer is not a duplicate.
+Holds routing metadata only - referentienummers, functie, parties, outcome, the
+payload's BerichtIdentificatie and a SHA-256 of the payload - never a payload, so
+nothing here can leak a BSN. The digest lets a fault-injection test check that every
+re-send of one message carried the same referentienummer (one digest, one record).
+``accepted`` referentienummers are what the duplicate check (IB016) is made against: a
+message the GGk refused (503, Fo03) was never taken in, so offering it again with the
+same referentienummer is not a duplicate.
 """
 
 from __future__ import annotations
@@ -24,6 +27,11 @@ class Received:
     outcome: str
     accepted: bool = False
     retour_referentienummer: str | None = None
+    #: The payload's BerichtIdentificatie (envelope ``referentienummerBericht``), when given.
+    bericht_identificatie: str | None = None
+    payload_sha256: str | None = None
+    #: How often the aanbieder's answer was delivered (2 after a ``duplicate_retour`` fault).
+    retours_delivered: int = 0
 
 
 class Ledger:
@@ -54,6 +62,8 @@ class Ledger:
         zender: str | None,
         ontvanger: str | None,
         outcome: str,
+        bericht_identificatie: str | None = None,
+        payload_sha256: str | None = None,
     ) -> Received:
         """Record an arrival (a re-send increments ``times_seen``) and return its record."""
         with self._lock:
@@ -63,7 +73,17 @@ class Ledger:
                 return record
             record_or_none = self._by_ref.get(referentienummer)
             if record_or_none is None:
-                record = Received(referentienummer, operation, functie, zender, ontvanger, 1, outcome)
+                record = Received(
+                    referentienummer,
+                    operation,
+                    functie,
+                    zender,
+                    ontvanger,
+                    1,
+                    outcome,
+                    bericht_identificatie=bericht_identificatie,
+                    payload_sha256=payload_sha256,
+                )
                 self._by_ref[referentienummer] = record
             else:
                 record = record_or_none
@@ -89,6 +109,7 @@ class Ledger:
         outcome: str | None = None,
         accepted: bool | None = None,
         retour_referentienummer: str | None = None,
+        retours_delivered: int | None = None,
     ) -> None:
         if referentienummer is None:
             return
@@ -96,6 +117,8 @@ class Ledger:
             record = self._by_ref.get(referentienummer)
             if record is None:
                 return
+            if retours_delivered is not None:
+                record.retours_delivered = retours_delivered
             if outcome is not None:
                 record.outcome = outcome
             if accepted is not None:

@@ -1,0 +1,101 @@
+"""Single-decision API latency at a steady 100 requests/s (issue 7, bench 4).
+
+Goal: p99 <= 25 ms for ``POST /api/v1/beschikkingen``.
+
+    .venv/bin/python bench/api_latency.py --backend postgresql --rate 100 --seconds 30
+
+Real processes (``gateway serve`` with its worker, ``gateway mocks`` with retour delay
+0) on a throw-away database. Open loop: request i is due at start + i/rate whatever the
+earlier ones did; a pool of client threads sends them. Latency is measured from the
+moment each request was due (so a stalled server is not hidden by a client that waits,
+"coordinated omission"), and separately from when it was actually sent. Each request is
+a distinct decision (its own client BSN), so the worker delivers and the retours come
+back meanwhile, as in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack_processes import decision, load, running_processes, test_bsns
+
+from gateway.settings import DEV_API_KEY
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def run(backend: str, rate: float, seconds: float, warmup: int) -> None:
+    total = int(rate * seconds)
+    bsns = test_bsns(total + warmup)
+    with running_processes(backend) as stack:
+        local = threading.local()
+
+        def client() -> httpx.Client:
+            if not hasattr(local, "client"):
+                local.client = httpx.Client(
+                    base_url=stack.gateway_url, timeout=30, headers={"X-API-Key": DEV_API_KEY}
+                )
+            return local.client  # type: ignore[no-any-return]
+
+        def send(n: int, due: float) -> tuple[float, float, int]:
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            sent = time.perf_counter()
+            try:
+                status = (
+                    client().post("/api/v1/beschikkingen", json=decision(bsns[n], f"LAT-{n}", n)).status_code
+                )
+            except httpx.HTTPError:
+                status = 0  # no answer within the client's 30 s: counted, not hidden
+            done = time.perf_counter()
+            return done - due, done - sent, status
+
+        with ThreadPoolExecutor(32) as pool:
+            for n in range(warmup):  # first requests pay for imports, caches, connections
+                pool.submit(send, total + n, time.perf_counter()).result()
+            start = time.perf_counter() + 0.5
+            futures = [pool.submit(send, n, start + n / rate) for n in range(total)]
+            results = [f.result() for f in futures]
+        from_due = [r[0] * 1000 for r in results]
+        from_sent = [r[1] * 1000 for r in results]
+        statuses = {s: sum(1 for r in results if r[2] == s) for s in {r[2] for r in results}}
+        print(
+            f"{backend:<10} {total} requests at {rate:.0f}/s: latency from due "
+            f"p50 {statistics.median(from_due):5.1f} ms, p95 {percentile(from_due, 0.95):5.1f} ms, "
+            f"p99 {percentile(from_due, 0.99):5.1f} ms (goal p99 <= 25); "
+            f"from sent p50 {statistics.median(from_sent):5.1f}, p99 {percentile(from_sent, 0.99):5.1f} ms; "
+            f"max {max(from_due):.0f} ms; statuses {statuses}; peak RSS {stack.peak_rss_mb():.0f} MB",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", choices=["postgresql", "sqlite", "both"], default="both")
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--warmup", type=int, default=50)
+    args = parser.parse_args()
+    print(load())
+    for backend in ("postgresql", "sqlite") if args.backend == "both" else (args.backend,):
+        run(backend, args.rate, args.seconds, args.warmup)
+    print(load())
+
+
+if __name__ == "__main__":
+    main()

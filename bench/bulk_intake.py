@@ -1,0 +1,120 @@
+"""Bulk intake of 10,000 decisions, accepted durably (issue 7, benches 2 and 5).
+
+Goal: >= 1,000 decisions/s accepted (committed) on SQLite and PostgreSQL; peak RSS of
+the gateway process <= 300 MB.
+
+    .venv/bin/python bench/bulk_intake.py                      # both backends, 10,000 lines
+    .venv/bin/python bench/bulk_intake.py --backend postgresql --count 10000
+
+Starts real processes (``gateway serve`` with its delivery worker, ``gateway mocks``
+with retour delay 0) on a throw-away database, POSTs one NDJSON file of ``--count``
+distinct decisions to ``/api/v1/beschikkingen/bulk`` and times it until the last
+result line (every ``accepted`` is committed). The worker delivers meanwhile, as in
+production. Then the same file again (all ``duplicate``), and with ``--with-import``
+``gateway import`` of a second file. Prints decisions/s, and the gateway's peak RSS (VmHWM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack_processes import GATEWAY, decision, load, running_processes, test_bsns
+
+from gateway.settings import DEV_API_KEY
+
+
+def ndjson(bsns: list[str], prefix: str, first: int) -> bytes:
+    return b"".join(
+        json.dumps(decision(bsns[n], f"{prefix}-{n}", n), separators=(",", ":")).encode() + b"\n"
+        for n in range(first, len(bsns))
+    )
+
+
+def post(url: str, body: bytes) -> tuple[float, dict[str, int]]:
+    started = time.perf_counter()
+    summary: dict[str, int] = {}
+    with (
+        httpx.Client(timeout=600) as client,
+        client.stream(
+            "POST",
+            f"{url}/api/v1/beschikkingen/bulk",
+            content=body,
+            headers={"X-API-Key": DEV_API_KEY, "Content-Type": "application/x-ndjson"},
+        ) as response,
+    ):
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if line.startswith('{"summary"'):
+                summary = json.loads(line)["summary"]
+    return time.perf_counter() - started, summary
+
+
+def run(backend: str, count: int, with_import: bool) -> None:
+    bsns = test_bsns(2 * count)
+    first, second = ndjson(bsns[:count], "BULK", 0), ndjson(bsns, "IMPORT", count)
+    with running_processes(backend) as stack:
+        cpu = stack.cpu_seconds(stack.gateway_pid)
+        elapsed, summary = post(stack.gateway_url, first)
+        cpu = stack.cpu_seconds(stack.gateway_pid) - cpu
+        rate = summary.get("accepted", 0) / elapsed
+        print(
+            f"{backend:<10} POST bulk {count:,} lines: {elapsed:6.2f} s, {rate:7.0f} accepted/s "
+            f"(goal >= 1000) {summary}",
+            flush=True,
+        )
+        print(
+            f"{'':<10} gateway CPU {cpu:.1f} s = {cpu / count * 1000:.1f} ms per decision (worker delivering "
+            f"meanwhile included): {count / cpu:.0f} decisions per CPU-second of the gateway process"
+        )
+        again, summary = post(stack.gateway_url, first)
+        print(f"{backend:<10} same file again: {again:6.2f} s, {count / again:7.0f} lines/s {summary}")
+        rss = stack.peak_rss_mb()
+        print(f"{backend:<10} gateway process peak RSS during the bulk POSTs: {rss:.0f} MB (goal <= 300)")
+        if not with_import:
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            source = Path(folder) / "import.ndjson"
+            source.write_bytes(second)
+            env = {"GATEWAY_DATABASE_URL": stack.database_url, "GATEWAY_LOG_LEVEL": "WARNING"}
+            started = time.perf_counter()
+            done = subprocess.run(  # noqa: S603
+                [GATEWAY, "import", str(source)],
+                env={**__import__("os").environ, **env},
+                capture_output=True,
+                text=True,
+                cwd=folder,
+            )
+            took = time.perf_counter() - started
+        print(
+            f"{backend:<10} gateway import {count:,} lines: {took:6.2f} s (process start and "
+            f"migration check included), {count / took:7.0f} lines/s: {done.stdout.strip().splitlines()[-1:]}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", choices=["postgresql", "sqlite", "both"], default="both")
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument(
+        "--with-import", action="store_true", help="also time `gateway import` of a second file"
+    )
+    args = parser.parse_args()
+    print(load())
+    for backend in ("postgresql", "sqlite") if args.backend == "both" else (args.backend,):
+        run(backend, args.count, args.with_import)
+    print(load())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""Bulk intake: many beschikkingen in one go (the year-change re-issue, legacy imports).
+
+Used by ``POST /api/v1/beschikkingen/bulk`` (NDJSON in, NDJSON out) and by
+``gateway import FILE``. Each line is one beschikking, checked and stored exactly as the
+single endpoint does (:func:`gateway.intake.accept_beschikking`). Why batches with a
+savepoint per line: one transaction per line would make 10,000 decisions cost 10,000
+commits (fsyncs); one transaction for everything would let one bad line undo the rest.
+So lines are stored ``batch_size`` to a transaction, each inside its own savepoint: a
+rejected line rolls back only itself, and a line is reported ``accepted`` only once its
+batch is committed (durably).
+
+Nothing is accepted twice: a beschikkingnummer that exists for its law is reported
+``duplicate`` (with the stored id) and not stored or sent again - so re-sending the same
+file, or re-running an import that crashed half-way, continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from gateway.api.beschikking_models import BeschikkingIn
+from gateway.api.problems import FieldError, Problem, _field_path, _rule, validation_problem
+from gateway.intake import accept_beschikking
+from gateway.runtime import Runtime
+from gateway.store.database import is_sqlite, transaction
+from gateway.store.tables import Beschikking
+
+log = structlog.get_logger("gateway.bulk_intake")
+
+#: Lines per transaction: large enough that commits are rare, small enough that a crash
+#: loses little work and locks are held briefly.
+DEFAULT_BATCH_SIZE = 200
+#: Longer lines are refused without parsing (a beschikking is a few kB).
+MAX_LINE_BYTES = 256 * 1024
+
+Status = Literal["accepted", "duplicate", "rejected", "error"]
+#: Turns one parsed JSON line into a beschikking (the legacy-indication mapping), or raises Problem.
+Converter = Callable[[Any], BeschikkingIn]
+
+
+@dataclass
+class LineResult:
+    line: int
+    status: Status
+    beschikkingnummer: str | None = None
+    id: int | None = None
+    berichten: list[int] = field(default_factory=list)
+    problem: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"line": self.line, "status": self.status}
+        if self.beschikkingnummer is not None:
+            out["beschikkingnummer"] = self.beschikkingnummer
+        if self.id is not None:
+            out["id"] = self.id
+        if self.status == "accepted":
+            out["berichten"] = self.berichten
+        if self.problem is not None:
+            out["problem"] = self.problem
+        return out
+
+
+@dataclass
+class Summary:
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    error: int = 0
+
+    def add(self, result: LineResult) -> None:
+        setattr(self, result.status, getattr(self, result.status) + 1)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "accepted": self.accepted,
+            "duplicate": self.duplicate,
+            "rejected": self.rejected,
+            "error": self.error,
+        }
+
+
+def _beschikking(data: Any) -> BeschikkingIn:
+    return BeschikkingIn.model_validate(data)
+
+
+def parse_line(
+    line_no: int, raw: bytes | str, convert: Converter = _beschikking
+) -> BeschikkingIn | LineResult:
+    """One NDJSON line as a beschikking, or the ``rejected`` result that says why not."""
+    if len(raw) > MAX_LINE_BYTES:
+        return _rejected(line_no, Problem(413, "line-too-large", "The line is too large", "at most 256 kB"))
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
+        error = FieldError("body", "malformed-json", "the line is not valid JSON")
+        return _rejected(line_no, Problem(400, "malformed-json", "The line is not valid JSON", "", [error]))
+    try:
+        return convert(data)
+    except ValidationError as exc:
+        return _rejected(line_no, validation_problem(_field_errors(exc)), _nummer_of(data))
+    except Problem as problem:
+        return _rejected(line_no, problem, _nummer_of(data))
+
+
+def _field_errors(exc: ValidationError) -> list[FieldError]:
+    """As the single endpoint words them (``ctx``/``input`` dropped: they echo client data)."""
+    return [
+        FieldError(_field_path(tuple(err.get("loc", ()))), _rule(str(err.get("type"))), str(err.get("msg")))
+        for err in exc.errors()
+    ]
+
+
+def _nummer_of(data: Any) -> str | None:
+    nummer = data.get("beschikkingnummer") if isinstance(data, dict) else None
+    return nummer if isinstance(nummer, str) and len(nummer) <= 50 else None
+
+
+def _rejected(line_no: int, problem: Problem, nummer: str | None = None) -> LineResult:
+    return LineResult(line_no, "rejected", beschikkingnummer=nummer, problem=problem.body())
+
+
+def store_batch(
+    runtime: Runtime, items: list[tuple[int, BeschikkingIn]], api_client_id: int | None
+) -> list[LineResult]:
+    """Store parsed lines in one transaction, a savepoint each; results after the commit."""
+    results: list[LineResult] = []
+    with transaction(runtime.sessions) as session:
+        if is_sqlite(runtime.engine):
+            # pysqlite would start the transaction lazily (at the first savepoint, after a
+            # read): a writer committing in between makes the later write fail at once with
+            # "database is locked". Taking the write lock first queues us behind it instead,
+            # and the savepoints nest inside one transaction rather than each committing.
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        for line_no, request in items:
+            nummer = request.beschikkingnummer
+            existing = session.scalar(
+                select(Beschikking.id).where(
+                    Beschikking.law == request.wet.value, Beschikking.beschikkingnummer == nummer
+                )
+            )
+            if existing is not None:
+                results.append(LineResult(line_no, "duplicate", nummer, existing))
+                continue
+            try:
+                with session.begin_nested():
+                    out = accept_beschikking(session, runtime, request, api_client_id)
+            except Problem as problem:
+                results.append(LineResult(line_no, "rejected", nummer, problem=problem.body()))
+                continue
+            results.append(LineResult(line_no, "accepted", nummer, out.id, [b.id for b in out.berichten]))
+    return results
+
+
+def process_batch(
+    runtime: Runtime,
+    numbered: list[tuple[int, bytes | str]],
+    api_client_id: int | None,
+    convert: Converter = _beschikking,
+) -> list[LineResult]:
+    """Parse and store one batch of numbered lines; the results in line order.
+
+    A batch whose transaction fails as a whole (the database went away) reports its
+    parsed lines ``error``: nothing of it was stored, and sending them again is safe.
+    """
+    results: list[LineResult] = []
+    pending: list[tuple[int, BeschikkingIn]] = []
+    for line_no, raw in numbered:
+        parsed = parse_line(line_no, raw, convert)
+        if isinstance(parsed, LineResult):
+            results.append(parsed)
+        else:
+            pending.append((line_no, parsed))
+    if pending:
+        try:
+            results += store_batch(runtime, pending, api_client_id)
+        except Exception as exc:
+            log.exception("bulk_batch_failed", lines=len(pending), error_type=type(exc).__name__)
+            problem = Problem(
+                503,
+                "batch-failed",
+                "The batch with this line could not be stored",
+                "nothing of this batch was stored; send the line again",
+            ).body()
+            results += [LineResult(n, "error", r.beschikkingnummer, problem=problem) for n, r in pending]
+    return sorted(results, key=lambda r: r.line)
+
+
+def import_lines(
+    runtime: Runtime,
+    lines: Iterable[bytes | str],
+    api_client_id: int | None,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    convert: Converter = _beschikking,
+    after_batch: Callable[[list[LineResult]], None] | None = None,
+) -> Iterator[LineResult]:
+    """Every line's result, lines numbered from 1 (blank lines are skipped, not numbered away)."""
+    batch: list[tuple[int, bytes | str]] = []
+    for line_no, raw in enumerate(lines, start=1):
+        if raw.strip():
+            batch.append((line_no, raw))
+        if len(batch) >= batch_size:
+            results = process_batch(runtime, batch, api_client_id, convert)
+            batch = []
+            if after_batch is not None:
+                after_batch(results)
+            yield from results
+    if batch:
+        results = process_batch(runtime, batch, api_client_id, convert)
+        if after_batch is not None:
+            after_batch(results)
+        yield from results
