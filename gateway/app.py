@@ -14,12 +14,24 @@ from sqlalchemy import text
 
 from gateway import __version__
 from gateway.api import berichten, beschikkingen, events_feed, inbound_ggk, pgb, toewijzingen, verzoeken
+from gateway.api import bulk as bulk_api
 from gateway.api.eigen_bijdrage import router as eigen_bijdrage_router
+from gateway.api.limits import ApiLimitsMiddleware
 from gateway.api.problems import install_problem_handlers
+from gateway.audit_recorders import install_api_write_audit
+from gateway.console import router as console_router
+from gateway.corv import api as corv_api
+from gateway.corv import endpoint as corv_endpoint
 from gateway.deadlines import OverdueScanner
 from gateway.delivery.worker import DeliveryWorker
 from gateway.eigen_bijdrage import sweep_ended
+from gateway.ops.alerts import evaluate_alerts
+from gateway.ops.api import install_ops
+from gateway.ops.replay import process_replay_jobs
+from gateway.retention import prune_when_due
 from gateway.runtime import Runtime
+from gateway.tls.access import ChainAccessMiddleware
+from gateway.tracing import TracingMiddleware
 
 
 def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAPI:
@@ -33,10 +45,13 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
             threads.append(
                 threading.Thread(target=worker.run, args=(stop,), name="delivery-worker", daemon=True)
             )
-            scanner = OverdueScanner(runtime, jobs=[sweep_ended])
+            scanner = OverdueScanner(
+                runtime, jobs=[sweep_ended, evaluate_alerts, process_replay_jobs, prune_when_due]
+            )
             threads.append(
                 threading.Thread(target=scanner.run, args=(stop,), name="overdue-scanner", daemon=True)
             )
+        _app.state.background_threads = threads  # for /health/ready
         for thread in threads:
             thread.start()
         try:
@@ -57,6 +72,10 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
     app.state.runtime = runtime
     app.state.worker = worker
     install_problem_handlers(app)
+    app.add_middleware(ChainAccessMiddleware, settings=runtime.settings)  # mTLS parties only
+    app.add_middleware(ApiLimitsMiddleware, runtime=runtime)  # per-client rate and size limits
+    install_api_write_audit(app, runtime)  # every back-office write -> the audit log
+    app.include_router(bulk_api.router)  # NDJSON bulk intake (before /beschikkingen/{id})
     app.include_router(beschikkingen.router)
     app.include_router(berichten.router)
     app.include_router(toewijzingen.router)
@@ -64,6 +83,10 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
     app.include_router(verzoeken.router)
     app.include_router(events_feed.router)
     app.include_router(inbound_ggk.router)
+    app.include_router(corv_api.router)  # CORV: VTO, notificaties, zorgmeldingen
+    app.include_router(corv_endpoint.router)  # CORV: the hub's ebMS endpoint /corv/ebms
+    install_ops(app)  # /ops/api/v1, /metrics, /health/live, /health/ready (gateway.ops)
+    app.include_router(console_router)  # the operations console, /console (gateway.console)
     app.include_router(eigen_bijdrage_router)  # CAK: herstel tasks and the picture per client
 
     @app.middleware("http")
@@ -80,6 +103,9 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
         if worker is not None and request.method == "POST" and response.status_code < 300:
             worker.wake()
         return response
+
+    if runtime.settings.otel.enabled:
+        app.add_middleware(TracingMiddleware)  # outermost: one span per request (gateway.tracing)
 
     @app.get("/health", tags=["health"], summary="Liveness and database reachability (no authentication)")
     def health() -> JSONResponse:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
+from contextlib import nullcontext
+from pathlib import Path
 from typing import Annotated
 
 import structlog
@@ -17,18 +19,35 @@ import uvicorn
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from gateway import __version__
+from gateway import __version__, tracing
 from gateway.api_keys import ALL_SCOPES, create_client
+from gateway.apikey_cli import apikey_app, retire_development_key
 from gateway.app import create_app
+from gateway.audit_recorders import record_configuration
+from gateway.corv.quickstart import banner_line, mount_mock_hub
 from gateway.deadlines import OverdueScanner
 from gateway.delivery.assembly import build_worker
 from gateway.eigen_bijdrage import sweep_ended
 from gateway.log_setup import configure_logging
+from gateway.ops.alerts import evaluate_alerts
+from gateway.ops.cli_operator import operator_app
+from gateway.ops.operators import retire_development_operator, seed_development_operator
+from gateway.ops.replay import process_replay_jobs
+from gateway.retention import prune_when_due
 from gateway.runtime import Runtime
-from gateway.settings import DEV_API_KEY, Mode, Settings, load_settings
+from gateway.security_cli import audit_app, keys_app, prune_command
+from gateway.settings import (
+    DEV_API_KEY,
+    DEV_OPERATOR_NAME,
+    DEV_OPERATOR_PASSWORD,
+    Mode,
+    Settings,
+    load_settings,
+)
 from gateway.store.database import transaction
 from gateway.store.migrate import upgrade
 from gateway.store.tables import ApiClient
+from gateway.tls.startup import announce, api_tls_options, chain_listener, production_problems
 
 app = typer.Typer(
     help="Integration gateway for Dutch municipalities (iJw/iWmo 3.2 via the GGk).",
@@ -36,9 +55,12 @@ app = typer.Typer(
     add_completion=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-apikey_app = typer.Typer(help="Back-office API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(operator_app, name="operator")
+app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+app.command("prune")(prune_command)
 log = structlog.get_logger("gateway.cli")
 
 Host = Annotated[str | None, typer.Option(help="Interface to listen on (GATEWAY_HOST).")]
@@ -60,6 +82,11 @@ def _settings(host: str | None = None, port: int | None = None) -> Settings:
             typer.echo(f"invalid setting {where}: {error['msg']}", err=True)
         raise typer.Exit(2) from None
     configure_logging(settings.log_level, json=settings.log_json)
+    try:
+        tracing.configure(settings.otel)  # GATEWAY_OTEL__ENABLED; a no-op when off
+    except tracing.TracingUnavailableError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     return settings
 
 
@@ -75,6 +102,12 @@ def _prepare(settings: Settings) -> Runtime:
     runtime = Runtime.create(settings)
     if settings.mode is Mode.DEVELOPMENT:
         seed_development_client(runtime)
+        with transaction(runtime.sessions) as session:
+            seed_development_operator(session, runtime)  # the console's documented dev login
+    else:
+        retire_development_key(runtime)  # a database taken over from the Quickstart
+        retire_development_operator(runtime)  # ... and its published console login
+    record_configuration(runtime)  # audit: a config.changed entry when the settings differ
     return runtime
 
 
@@ -82,9 +115,10 @@ def _mock_app(settings: Settings):  # type: ignore[no-untyped-def]
     from mocks.ggk import MockGgkConfig
     from mocks.ggk import create_app as create_mock_app
 
-    return create_mock_app(
+    ggk = create_mock_app(
         MockGgkConfig(callback_url=settings.inbound_ggk_url, retour_delay_s=settings.mock_retour_delay_s)
     )
+    return mount_mock_hub(ggk, settings)  # CORV: /corv/ebms and /_mock/corv/... on the same port
 
 
 async def _serve_together(servers: list[uvicorn.Server]) -> None:
@@ -102,12 +136,17 @@ def _banner(settings: Settings, with_mocks: bool) -> None:
         lines.append(
             f"mock GGk + aanbieders on http://127.0.0.1:{settings.mock_port} (AGB 99990001..99990005)"
         )
+        lines.append(banner_line(settings))
     if settings.mode is Mode.DEVELOPMENT:
         lines += [
             "DEVELOPMENT MODE: plain HTTP, well-known API key, development BSN hash key.",
+            "  Stored personal data is encrypted with the PUBLIC development key"
+            " unless GATEWAY_ENCRYPTION__KEYS is set.",
             f"  API key for curl:  X-API-Key: {DEV_API_KEY}",
+            f"  Console: {base}/console/  (login {DEV_OPERATOR_NAME} / {DEV_OPERATOR_PASSWORD})",
             "  Never run development mode with real personal data.",
         ]
+    lines += announce(settings)  # transport security; logs insecure_development_mode
     width = max(len(line) for line in lines) + 4
     typer.echo("=" * width)
     for line in lines:
@@ -125,19 +164,29 @@ def serve(
 ) -> None:
     """API and delivery worker in one process (migrates the database first)."""
     settings = _settings(host, port)
+    for problem in production_problems(settings):
+        typer.echo(f"refusing to start: {problem}", err=True)
+    if production_problems(settings):
+        raise typer.Exit(2)
     runtime = _prepare(settings)
     worker = build_worker(runtime)
+    gateway_app = create_app(runtime, worker)
     servers = [
         uvicorn.Server(
             uvicorn.Config(
-                create_app(runtime, worker),
+                gateway_app,
                 host=settings.host,
                 port=settings.port,
                 log_config=None,
                 access_log=False,
+                **api_tls_options(settings),
             )
         )
     ]
+    # Production: the chain endpoints on their own mutual-TLS listener (docs/security-transport.md).
+    chain_server = chain_listener(gateway_app, settings, log_config=None, access_log=False)
+    if chain_server is not None:
+        servers.append(chain_server)
     if with_mocks:
         servers.append(
             uvicorn.Server(
@@ -167,6 +216,7 @@ def worker() -> None:
     """Only the delivery worker (run several, on several machines, against PostgreSQL)."""
     settings = _settings()
     runtime = Runtime.create(settings)
+    record_configuration(runtime)  # audit: a config.changed entry when the settings differ
     delivery = build_worker(runtime)
     stop = threading.Event()
 
@@ -177,7 +227,9 @@ def worker() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _stop)
     scanner = threading.Thread(
-        target=OverdueScanner(runtime, jobs=[sweep_ended]).run,
+        target=OverdueScanner(
+            runtime, jobs=[sweep_ended, evaluate_alerts, process_replay_jobs, prune_when_due]
+        ).run,
         args=(stop,),
         name="overdue-scanner",
         daemon=True,
@@ -205,7 +257,9 @@ def mocks(
         f"mock GGk on http://127.0.0.1:{port or settings.mock_port}/ggk/soap"
         f" -> retours to {config.callback_url}"
     )
-    uvicorn.run(create_mock_app(config), host="127.0.0.1", port=port or settings.mock_port, log_config=None)
+    typer.echo(banner_line(settings))
+    mock_app = mount_mock_hub(create_mock_app(config), settings)
+    uvicorn.run(mock_app, host="127.0.0.1", port=port or settings.mock_port, log_config=None)
 
 
 @db_app.command("upgrade")
@@ -216,24 +270,35 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     typer.echo(f"database at {revision}: {settings.effective_database_url.split('@')[-1]}")
 
 
-@apikey_app.command("create")
-def apikey_create(
-    name: Annotated[str, typer.Argument(help="The back-office system's name.")],
-    scope: Annotated[
-        list[str] | None, typer.Option(help=f"Repeatable; default all: {', '.join(ALL_SCOPES)}")
-    ] = None,
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="NDJSON, one per line.")],
+    indicaties: Annotated[
+        bool, typer.Option("--indicaties", help="Lines are legacy CIZ/BJZ indications (overgangsrecht 2015).")
+    ] = False,
+    results: Annotated[Path | None, typer.Option(help="Write every line's result here (NDJSON).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=5000, help="Lines per transaction.")] = 200,
 ) -> None:
-    """Register a back-office client and print its key (shown once, stored hashed)."""
+    """Bulk intake of beschikkingen (or legacy indications); re-run it after a crash to continue."""
+    from gateway.bulk_import_cli import run_import
+
     settings = _settings()
+    upgrade(settings.effective_database_url)
     runtime = Runtime.create(settings)
     try:
-        with transaction(runtime.sessions) as session:
-            _client, key = create_client(session, name, list(scope or ALL_SCOPES), runtime.clock.now())
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        with results.open("w", encoding="utf-8") if results else nullcontext() as out:
+            summary, problems = run_import(
+                runtime, file, indicaties=indicaties, results=out, batch_size=batch_size
+            )
     finally:
         runtime.close()
-    typer.echo(key)
+    for problem in problems:
+        detail = (problem.problem or {}).get("detail") or (problem.problem or {}).get("title", "")
+        typer.echo(f"line {problem.line}: {problem.status}: {detail}", err=True)
+    counts = summary.as_dict()
+    typer.echo(", ".join(f"{name} {count}" for name, count in counts.items()))
+    if summary.rejected or summary.error:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -19,6 +19,15 @@ MESSAGE_REJECTED = "bericht.afgewezen"
 INBOUND_UNMATCHED = "inbound.niet_gekoppeld"
 #: A chain deadline (in werkdagen) passed unmet, or was met late; once per deadline.
 DEADLINE_OVERDUE = "deadline.verlopen"
+#: CORV (justice chain): answers to our VTO / terugkoppeling, and what the chain sends us.
+CORV_VTO_ACCEPTED = "corv.vto.geaccepteerd"
+CORV_VTO_REJECTED = "corv.vto.afgewezen"
+CORV_TERUGKOPPELING_ACCEPTED = "corv.terugkoppeling.geaccepteerd"
+CORV_TERUGKOPPELING_REJECTED = "corv.terugkoppeling.afgewezen"
+CORV_NOTIFICATIE_RECEIVED = "corv.notificatie.ontvangen"
+CORV_NOTIFICATIE_UNKNOWN_ZAAK = "corv.notificatie.onbekende_zaak"
+CORV_NOTIFICATIEJR_RECEIVED = "corv.notificatiejr.ontvangen"
+CORV_ZORGMELDING_RECEIVED = "corv.zorgmelding.ontvangen"
 
 
 def record_event(

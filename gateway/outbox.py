@@ -25,6 +25,7 @@ from connectors.ggk import (
     soap_di01,
     soap_du01,
 )
+from gateway import tracing
 from gateway.clock import local_now
 from gateway.deadlines import DeadlineKind, open_deadline
 from gateway.runtime import Runtime
@@ -76,6 +77,7 @@ def _new_message(
     session.add(message)
     session.flush()  # the row id becomes the payload's BerichtIdentificatie
     message.bericht_identificatie = str(message.id)
+    tracing.event("message.created", {"gateway.message_id": message.id, "gateway.route": message.route})
     return message
 
 

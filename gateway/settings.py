@@ -20,6 +20,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_API_KEY = "gw_dev_quickstart_key_not_for_production"
 #: Only for development mode: the BSN search-hash key.
 DEV_HASH_KEY = "development-only-bsn-hash-key"
+#: Only for development mode: an operations console login (role privacy_officer), seeded at start.
+DEV_OPERATOR_NAME = "dev-operator"
+#: Published in the README on purpose; a production start disables this account.
+DEV_OPERATOR_PASSWORD = "dev-operator-password-not-for-production"  # noqa: S105 - documented dev-only login
+#: Production: the BSN search-hash (HMAC) key has at least this many characters.
+MIN_BSN_HASH_KEY_LENGTH = 32
 
 
 class Mode(StrEnum):
@@ -46,6 +52,13 @@ class DeliverySettings(BaseModel):
     connect_timeout_s: float = Field(5.0, gt=0)
     #: Longer than this after the request was sent = outcome unknown, re-sent with the same ids.
     send_timeout_s: float = Field(30.0, gt=0)
+    #: At most this many messages of one route in flight (``sending``) at once, counted in
+    #: the database, so across all workers sharing it.
+    route_concurrency: int = Field(8, ge=1, le=1000)
+    #: Consecutive failed tries on a route that open its circuit (no claims for the route).
+    circuit_failure_threshold: int = Field(5, ge=1)
+    #: How long an open circuit waits before one probe message is let through.
+    circuit_cool_down_s: float = Field(30.0, gt=0)
 
 
 class WebhookSubscription(BaseModel):
@@ -109,6 +122,16 @@ class Settings(BaseSettings):
     def _production_needs_secrets(self) -> Settings:
         if self.mode is Mode.PRODUCTION and not self.bsn_hash_key:
             raise ValueError("GATEWAY_BSN_HASH_KEY must be set in production mode")
+        if self.mode is Mode.PRODUCTION and len(self.bsn_hash_key) < MIN_BSN_HASH_KEY_LENGTH:
+            # A short HMAC key makes every BSN hash brute-forceable; the value is never echoed.
+            raise ValueError(
+                f"GATEWAY_BSN_HASH_KEY must have at least {MIN_BSN_HASH_KEY_LENGTH} characters in"
+                " production mode (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        if self.mode is Mode.PRODUCTION and not (self.encryption.keys or self.encryption.key_file):
+            raise ValueError(
+                "encryption keys must be set in production mode (GATEWAY_ENCRYPTION__KEYS or __KEY_FILE)"
+            )
         return self
 
     @property
@@ -147,6 +170,24 @@ class Settings(BaseSettings):
     eigen_bijdrage: EigenBijdragePolicy = Field(default_factory=lambda: EigenBijdragePolicy())
     #: PGB under trekkingsrecht via the SVB: intake rules, tariffs and percentages.
     pgb: PgbPolicy = Field(default_factory=lambda: PgbPolicy())
+    #: CORV (justice chain, StUF jz0100 over ebMS2): own OIN, the hub(s), retries, sizes.
+    corv: CorvSettings = Field(default_factory=lambda: CorvSettings())
+    #: Operations: operator sessions, alerts, replay jobs, report categories (gateway.ops).
+    ops: OpsSettings = Field(default_factory=lambda: OpsSettings())
+    #: Mutual TLS towards the GGk (client certificate, CA bundle, the GGk's OIN).
+    ggk_tls: OutboundTls = Field(default_factory=lambda: OutboundTls())
+    #: The mutual-TLS listener for the chain endpoints; required in production mode.
+    chain_tls: ChainTls = Field(default_factory=lambda: ChainTls())
+    #: TLS for the back-office API listener (else plain HTTP: put a TLS proxy in front).
+    api_tls: ApiTls = Field(default_factory=lambda: ApiTls())
+    #: Back-office API: rate limit per client and request size limits per route.
+    api_limits: ApiLimits = Field(default_factory=lambda: ApiLimits())
+    #: Encryption at rest of bodies and personal fields (AES-256-GCM key ring).
+    encryption: EncryptionSettings = Field(default_factory=lambda: EncryptionSettings())
+    #: How long message bodies and message metadata are kept (the pruning job).
+    retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
+    #: Optional OpenTelemetry traces (gateway.tracing); off by default.
+    otel: OtelSettings = Field(default_factory=lambda: OtelSettings())
 
     @field_validator("webhooks")
     @classmethod
@@ -275,6 +316,240 @@ class PgbPolicy(BaseModel):
     categorie_percentages: dict[str, int] = {"01": 85}
     zin_tarieven: list[ZinTarief] = Field(default_factory=_default_zin_tarieven)
     tarief_vereist: bool = True
+
+
+class OpsSettings(BaseModel):
+    """The operations side (gateway.ops): operator sessions, alerts, replays, reports."""
+
+    #: A session ends after this long unused, and in any case this long after login.
+    session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(12, ge=1, le=7 * 24)
+    #: A route whose attempts have all failed for this long raises a ``route_failing`` alert.
+    route_failing_minutes: int = Field(15, ge=1, le=24 * 60)
+    #: Messages a replay job processes per transaction.
+    replay_batch_size: int = Field(200, ge=1, le=5000)
+    #: The most messages one replay job may take.
+    replay_max_messages: int = Field(10000, ge=1, le=1_000_000)
+    #: Product categories counted as residential (verblijf) in reports; the rest is ambulant.
+    #: iWmo: 04 kortdurend verblijf, 15 beschermd wonen, 16 opvang, 17 spoedopvang,
+    #: 18 overige beschermd wonen en opvang; iJw: 41 verblijf (excl. behandeling),
+    #: 42 verblijf inclusief behandeling, 43 verblijf (combinatie), 54 pleegzorg (adjust).
+    residential_categories: list[str] = ["04", "15", "16", "17", "18", "41", "42", "43", "54"]
+    #: Argon2id cost of operator passwords (RFC 9106's second recommendation); lower only in tests.
+    password_time_cost: int = Field(3, ge=1, le=20)
+    password_memory_kib: int = Field(65536, ge=1024, le=4 * 1024 * 1024)
+    #: Log-in throttle (gateway.ops.login_throttle, in memory, per process): after this many
+    #: failures for one typed name, or from one client address, within the window, log-ins
+    #: are refused (429) for ``login_lockout_initial_s``, doubling per lock-out up to the max.
+    login_max_failures_per_name: int = Field(5, ge=1, le=1000)
+    login_max_failures_per_address: int = Field(20, ge=1, le=100_000)
+    login_failure_window_minutes: int = Field(15, ge=1, le=24 * 60)
+    login_lockout_initial_s: int = Field(60, ge=1, le=24 * 3600)
+    login_lockout_max_s: int = Field(3600, ge=1, le=7 * 24 * 3600)
+    #: Names and addresses remembered at most (least recently used forgotten first).
+    login_throttle_max_entries: int = Field(10_000, ge=100, le=1_000_000)
+
+
+class CorvParty(BaseModel):
+    """A CORV chain party (the hub) we exchange ebMS messages with, addressed by its OIN.
+
+    Retries follow the CORV contract by default: 16 re-sends every 3 hours (a fixed
+    interval, the same MessageId and bytes), after which the message expires.
+    """
+
+    oin: str = Field(pattern=r"^[0-9]{20}$")
+    #: Its ebMS endpoint; empty means the mock started by ``serve --with-mocks``.
+    url: str = Field("", pattern=r"^(https?://.*)?$")
+    cpa_id: str = Field("CPA-CORV-0637", min_length=1, max_length=200)
+    retries: int = Field(16, ge=0, le=1000)
+    retry_interval_s: float = Field(3 * 3600.0, gt=0)
+    #: Mutual TLS towards this party (its server certificate must carry ``oin``); empty:
+    #: plain HTTP(S) without client certificate (development, the mock hub only).
+    tls: OutboundTls = Field(default_factory=lambda: OutboundTls())
+
+
+class CorvSettings(BaseModel):
+    """CORV: the gemeente's own OIN, the parties, and the size limits of the contract."""
+
+    #: The gemeente's 20-digit OIN (From of what we send, To of what we accept).
+    oin: str = Field("00000099000000000637", pattern=r"^[0-9]{20}$")
+    #: The first party is where VTOs go; inbound messages are accepted from any of them.
+    parties: list[CorvParty] = Field(
+        default_factory=lambda: [CorvParty(oin="00000099000000001000")], min_length=1
+    )
+    #: One document, decoded (the VTO documents: at most 21 MB each).
+    max_document_bytes: int = Field(21 * 1024 * 1024, ge=1024)
+    #: One HTTP body (ebMS multipart with base64 documents), in and out.
+    max_message_bytes: int = Field(120 * 1024 * 1024, ge=64 * 1024)
+
+    @field_validator("parties")
+    @classmethod
+    def _unique_oins(cls, value: list[CorvParty]) -> list[CorvParty]:
+        oins = [party.oin for party in value]
+        if len(oins) != len(set(oins)):
+            raise ValueError("CORV party OINs must be unique")
+        return value
+
+
+class ApiLimits(BaseModel):
+    """Limits per back-office client (a client's own values in ``gateway apikey`` win).
+
+    Rate: a token bucket per client and gateway process - ``rate_per_minute`` sustained,
+    ``burst`` at once; over it: 429 with Retry-After. None = no default limit (bulk
+    loads and tests poll hard); set it per client, or here for all. Size: the largest
+    request body, ``max_body_bytes`` unless a ``route_max_body_bytes`` path prefix matches
+    (longest wins); over it: 413. CORV uploads (VTOs with documents of up to 21 MB) are big.
+    """
+
+    rate_per_minute: int | None = Field(None, ge=1)
+    burst: int = Field(60, ge=1)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    route_max_body_bytes: dict[str, int] = {
+        "/api/v1/corv": 130 * 1024 * 1024,
+        # NDJSON bulk intake (H7): a year-change file of ~100,000 decisions.
+        "/api/v1/beschikkingen/bulk": 512 * 1024 * 1024,
+    }
+
+
+class OutboundTls(BaseModel):
+    """Mutual TLS towards one chain party (Digikoppeling with PKIoverheid certificates).
+
+    Our client certificate and key, the CA bundle the party's server certificate must
+    chain to (only this bundle: not the system's CAs), and the party's OIN, which must be
+    its server certificate's subject serialNumber. Empty ``cert_file`` = plain HTTP(S)
+    without these checks (development and the mocks only). See docs/security-transport.md.
+    """
+
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    key_password: str = ""
+    ca_file: Path | None = None
+    #: The party's 20-digit OIN in its server certificate (empty: the party's own setting).
+    server_oin: str = Field("", pattern=r"^([0-9]{20})?$")
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None
+
+    @model_validator(mode="after")
+    def _complete(self) -> OutboundTls:
+        if self.enabled and (self.key_file is None or self.ca_file is None):
+            raise ValueError("mutual TLS needs cert_file, key_file and ca_file together")
+        return self
+
+
+class ApiTls(BaseModel):
+    """TLS (server side only: clients authenticate with API keys) for the back-office API."""
+
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    key_password: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None
+
+
+class ChainPartyAccess(BaseModel):
+    """A chain party allowed to post to our chain endpoints, known by its certificate's OIN.
+
+    ``allowed`` lists ``<endpoint>:<message type>``: ``ggk:JW302``, ``ggk:Fo01``,
+    ``corv:notificatieDi01``; ``ggk:*`` allows every message type on that endpoint.
+    """
+
+    name: str = Field(min_length=1, max_length=50)
+    oin: str = Field(pattern=r"^[0-9]{20}$")
+    allowed: list[str] = Field(min_length=1)
+
+    @field_validator("allowed")
+    @classmethod
+    def _endpoint_prefixed(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            endpoint, _, message_type = entry.partition(":")
+            if endpoint not in ("ggk", "corv") or not message_type:
+                raise ValueError(f"{entry!r}: use ggk:<functie> or corv:<action> (or ggk:* / corv:*)")
+        return value
+
+
+class ChainTls(BaseModel):
+    """The listener for the chain endpoints (``/ggk/soap``, ``/corv/ebms``): mutual TLS.
+
+    Configured (``cert_file`` set), the chain endpoints are served only here, on their
+    own port, to clients whose certificate chains to ``ca_file`` and whose OIN is one of
+    ``parties``; the back-office API listener no longer serves them. Required in
+    production mode.
+    """
+
+    port: int = Field(8443, ge=1, le=65535)
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    key_password: str = ""
+    ca_file: Path | None = None
+    parties: list[ChainPartyAccess] = []
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ChainTls:
+        if self.enabled and (self.key_file is None or self.ca_file is None or not self.parties):
+            raise ValueError("the chain listener needs cert_file, key_file, ca_file and at least one party")
+        oins = [party.oin for party in self.parties]
+        if len(oins) != len(set(oins)):
+            raise ValueError("chain party OINs must be unique")
+        return self
+
+
+class EncryptionSettings(BaseModel):
+    """Keys for encryption at rest (gateway.encryption): key id -> base64 of 32 random bytes.
+
+    ``keys`` (``GATEWAY_ENCRYPTION__KEYS='{"2026-11": "..."}'``) and/or ``key_file`` (JSON
+    ``{"active": id, "keys": {...}}``, readable only by the gateway). ``active_key`` encrypts
+    (default: the last key listed); all keys decrypt. Production mode requires keys;
+    development mode without keys uses a published development key.
+    """
+
+    keys: dict[str, str] = {}
+    active_key: str = ""
+    key_file: Path | None = None
+
+    def __repr_args__(self) -> list[tuple[str | None, object]]:
+        # Never print key material (a settings dump in a log or traceback).
+        return [("key_ids", sorted(self.keys)), ("active_key", self.active_key), ("key_file", self.key_file)]
+
+
+class RetentionSettings(BaseModel):
+    """Retention (gateway.retention): bodies go first, metadata later; 0 days = keep forever.
+
+    Only finished messages are pruned (answered, rejected; our retours, Fo01s and webhooks
+    once delivered): never one in flight, parked, expired or awaiting an answer.
+    """
+
+    #: Days after a message finished that its payload and wire body (personal data) are kept.
+    body_days: int = Field(90, ge=0)
+    #: Days after a message finished that its row (ids, states, attempts) is kept.
+    metadata_days: int = Field(730, ge=0)
+    #: Rows per transaction; the scanner prunes at most ``max_batches_per_run`` batches a beat.
+    batch_size: int = Field(500, ge=1, le=10000)
+    max_batches_per_run: int = Field(20, ge=1)
+    #: The overdue scanner prunes at most this often (every process checks the last run).
+    interval_minutes: float = Field(60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _metadata_outlives_bodies(self) -> RetentionSettings:
+        if self.metadata_days and (self.body_days == 0 or self.metadata_days < self.body_days):
+            raise ValueError("retention.metadata_days must be 0 or at least retention.body_days")
+        return self
+
+
+class OtelSettings(BaseModel):
+    """OpenTelemetry traces (gateway.tracing), sent over OTLP/HTTP; needs the ``otel`` extra."""
+
+    enabled: bool = False
+    #: The collector's OTLP/HTTP traces endpoint.
+    endpoint: str = Field("http://127.0.0.1:4318/v1/traces", pattern=r"^https?://")
+    service_name: str = Field("gemeente-gateway", min_length=1, max_length=100)
 
 
 # ``Settings`` names the policies (EigenBijdragePolicy, PgbPolicy) before they are defined

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 
 from gateway.api_keys import ALL_SCOPES, create_client
@@ -94,10 +94,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
     url: str = request.getfixturevalue("postgres_database")
     engine = create_engine(url)
     with engine.begin() as connection:
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        _empty_postgres_database(connection)
     engine.dispose()
     return url
+
+
+def _empty_postgres_database(connection: Connection) -> None:
+    """Empty every table and restart every identity, as ``TRUNCATE … RESTART IDENTITY`` would.
+
+    Truncating all ~40 tables costs most of a second per test (a new file per table),
+    while most tests leave most tables empty: find the non-empty ones in one query and
+    truncate only those; reset every sequence in the same transaction.
+    """
+    probe = " UNION ALL ".join(
+        f"SELECT '{table.name}' WHERE EXISTS (SELECT 1 FROM \"{table.name}\")"  # noqa: S608 - our own table names
+        for table in Base.metadata.sorted_tables
+    )
+    filled = [row[0] for row in connection.execute(text(probe))]
+    if filled:
+        names = ", ".join(f'"{name}"' for name in filled)
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    connection.execute(text("SELECT setval(c.oid, 1, false) FROM pg_class c WHERE c.relkind = 'S'"))
 
 
 def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Settings:
@@ -111,7 +128,14 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
             "jitter_s": 0.0,
             "horizon_days": 1,
         },
-        "delivery": {"poll_interval_s": 0.05, "send_timeout_s": 2.0, "connect_timeout_s": 1.0, "lease_s": 30},
+        "delivery": {
+            "poll_interval_s": 0.05,
+            "send_timeout_s": 2.0,
+            "connect_timeout_s": 1.0,
+            "lease_s": 30,
+            # Tests retry within fractions of a second: a route's circuit rests as briefly.
+            "circuit_cool_down_s": 0.5,
+        },
         "mock_retour_delay_s": 0.05,
         "log_json": True,
     }

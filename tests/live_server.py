@@ -24,10 +24,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(app: Any, port: int | None = None) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 and yield its base URL (``http://127.0.0.1:PORT``)."""
+def live_server(app: Any, port: int | None = None, **options: Any) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 and yield its base URL (``http://127.0.0.1:PORT``).
+
+    ``options`` go to ``uvicorn.Config`` (e.g. ``ssl_certfile``: the URL is then https).
+    """
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    options = {"log_level": "warning", "lifespan": "on", **options}
+    with live_config(uvicorn.Config(app, host="127.0.0.1", port=port, **options)) as url:
+        yield url
+
+
+@contextmanager
+def live_config(config: uvicorn.Config) -> Iterator[str]:
+    """Serve a ready uvicorn config in a thread; yield ``http(s)://127.0.0.1:PORT``."""
+    port = config.port
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"live-server-{port}", daemon=True)
     thread.start()
@@ -37,7 +48,7 @@ def live_server(app: Any, port: int | None = None) -> Iterator[str]:
             raise RuntimeError(f"server on port {port} did not start")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if config.is_ssl else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from connectors.istandaard.retourcodes import meaning
-from gateway.api.auth import require_scope
+from gateway.api.auth import require_law, require_scope
 from gateway.api.problems import PROBLEM_JSON, Problem
-from gateway.api_keys import SCOPE_BERICHTEN_READ
+from gateway.api_keys import LAWS, SCOPE_BERICHTEN_READ, readable_laws
 from gateway.runtime import Runtime
 from gateway.store.tables import ApiClient, InboundMessage, Message, MessageState, MessageToewijzing
 from gateway.store.tracking_tables import Deadline
@@ -128,7 +128,7 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _get(session: Session, message_id: int) -> Message:
+def _get(session: Session, message_id: int, client: ApiClient) -> Message:
     message = session.get(
         Message,
         message_id,
@@ -136,15 +136,17 @@ def _get(session: Session, message_id: int) -> Message:
     )
     if message is None:
         raise Problem(404, "not-found", "No such bericht", f"bericht {message_id} does not exist")
+    if message.law in LAWS:
+        require_law(client, message.law, "read")  # scopes per law (jeugdwet:read, wmo:read)
     return message
 
 
 @router.get("/berichten/{message_id}", response_model=BerichtDetail, responses={404: _PROBLEM, 401: _PROBLEM})
-def get_bericht(message_id: int, request: Request, _client: Reader) -> BerichtDetail:
+def get_bericht(message_id: int, request: Request, client: Reader) -> BerichtDetail:
     """State, attempts, envelope ids and the retour of one outbound message."""
     runtime: Runtime = request.app.state.runtime
     with runtime.sessions() as session:
-        m = _get(session, message_id)
+        m = _get(session, message_id, client)
         answer = None
         if m.answer_inbound_id is not None:
             inbound = session.get(InboundMessage, m.answer_inbound_id)
@@ -204,21 +206,21 @@ def get_bericht(message_id: int, request: Request, _client: Reader) -> BerichtDe
 @router.get(
     "/berichten/{message_id}/payload", responses={200: {"content": {"application/xml": {}}}, 404: _PROBLEM}
 )
-def get_payload(message_id: int, request: Request, _client: Reader) -> Response:
+def get_payload(message_id: int, request: Request, client: Reader) -> Response:
     """The payload XML exactly as it was sent (inside the envelope)."""
     runtime: Runtime = request.app.state.runtime
     with runtime.sessions() as session:
-        return Response(_get(session, message_id).payload, media_type="application/xml")
+        return Response(_get(session, message_id, client).payload, media_type="application/xml")
 
 
 @router.get(
     "/berichten/{message_id}/retour", responses={200: {"content": {"application/xml": {}}}, 404: _PROBLEM}
 )
-def get_retour(message_id: int, request: Request, _client: Reader) -> Response:
+def get_retour(message_id: int, request: Request, client: Reader) -> Response:
     """The retour payload XML (e.g. the JW302) that answered this message."""
     runtime: Runtime = request.app.state.runtime
     with runtime.sessions() as session:
-        m = _get(session, message_id)
+        m = _get(session, message_id, client)
         inbound = session.get(InboundMessage, m.answer_inbound_id) if m.answer_inbound_id else None
         if inbound is None or inbound.payload is None:
             raise Problem(404, "not-found", "No retour yet", f"bericht {message_id} has no retour payload")
@@ -228,7 +230,7 @@ def get_retour(message_id: int, request: Request, _client: Reader) -> Response:
 @router.get("/berichten", response_model=BerichtList, responses={401: _PROBLEM, 422: _PROBLEM})
 def list_berichten(
     request: Request,
-    _client: Reader,
+    client: Reader,
     state: Annotated[str | None, Query(description=f"one of {', '.join(MessageState.ALL)}")] = None,
     type: Annotated[str | None, Query(description="message type, e.g. JW301")] = None,
     aanbieder: Annotated[str | None, Query(pattern=r"^[0-9A-Z]{3,8}$")] = None,
@@ -262,6 +264,9 @@ def list_berichten(
         query = query.where(Message.created_at < _aware(created_until))
     if cursor is not None:
         query = query.where(Message.id < cursor)
+    readable = readable_laws(client)
+    if len(readable) < len(LAWS):  # only the laws this client may read (and law-less messages)
+        query = query.where(or_(Message.law.in_(readable), Message.law.not_in(LAWS), Message.law.is_(None)))
     with runtime.sessions() as session:
         rows = list(session.scalars(query))
     more = len(rows) > limit

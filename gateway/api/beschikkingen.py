@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.istandaard import Law
 from gateway.api import idempotency
-from gateway.api.auth import require_scope
+from gateway.api.auth import require_law, require_scope
 from gateway.api.beschikking_models import BeschikkingIn, BeschikkingOut
 from gateway.api.problems import PROBLEM_JSON, Problem
 from gateway.api_keys import SCOPE_BERICHTEN_READ, SCOPE_BESCHIKKINGEN_WRITE
@@ -43,6 +43,7 @@ def post_beschikking(
     With an ``Idempotency-Key`` a retry of the same request returns the first answer
     (header ``Idempotent-Replayed: true``); the same key with another body is a 409.
     """
+    require_law(client, body.wet.value, "write")  # scopes per law: jeugdwet:write / wmo:write
     runtime: Runtime = request.app.state.runtime
     fingerprint = idempotency.request_fingerprint(body.model_dump_json())
     if idempotency_key is not None:
@@ -81,7 +82,7 @@ def post_beschikking(
 def get_beschikking(
     beschikking_id: int,
     request: Request,
-    _client: Annotated[ApiClient, Depends(require_scope(SCOPE_BERICHTEN_READ))],
+    client: Annotated[ApiClient, Depends(require_scope(SCOPE_BERICHTEN_READ))],
 ) -> BeschikkingOut:
     runtime: Runtime = request.app.state.runtime
     with runtime.sessions() as session:
@@ -89,6 +90,7 @@ def get_beschikking(
         if beschikking is None:
             detail = f"beschikking {beschikking_id} does not exist"
             raise Problem(404, "not-found", "No such beschikking", detail)
+        require_law(client, beschikking.law, "read")
         rows = session.scalars(
             select(Toewijzing).where(Toewijzing.beschikking_id == beschikking_id).order_by(Toewijzing.id)
         ).all()

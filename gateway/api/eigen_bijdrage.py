@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from gateway.api.auth import require_scope
 from gateway.api.beschikking_models import BerichtRef
 from gateway.api.problems import PROBLEM_JSON, Problem
-from gateway.api_keys import SCOPE_BERICHTEN_READ, SCOPE_BESCHIKKINGEN_WRITE
+from gateway.api_keys import SCOPE_WMO_READ, SCOPE_WMO_WRITE
 from gateway.bsn import keyed_hash
 from gateway.eigen_bijdrage_herstel import Correctie, VoorzieningCorrectie, corrigeer
 from gateway.intake import bericht_ref
@@ -32,8 +32,9 @@ from gateway.store.tables import ApiClient, Message, Toewijzing
 
 router = APIRouter(prefix="/api/v1/eigen-bijdrage", tags=["eigen bijdrage (CAK)"])
 _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "problem+json"}
-Reader = Annotated[ApiClient, Depends(require_scope(SCOPE_BERICHTEN_READ))]
-Writer = Annotated[ApiClient, Depends(require_scope(SCOPE_BESCHIKKINGEN_WRITE))]
+# The CAK's eigen bijdrage is Wmo only: the Wmo scopes (the legacy scopes include them).
+Reader = Annotated[ApiClient, Depends(require_scope(SCOPE_WMO_READ))]
+Writer = Annotated[ApiClient, Depends(require_scope(SCOPE_WMO_WRITE))]
 
 
 class HerstelOut(BaseModel):

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.istandaard import Law
-from gateway.api.auth import require_scope
+from gateway.api.auth import require_law, require_scope
 from gateway.api.beschikking_models import BerichtRef
 from gateway.api.problems import PROBLEM_JSON, FieldError, Problem, validation_problem
-from gateway.api_keys import SCOPE_BERICHTEN_READ
+from gateway.api_keys import SCOPE_BERICHTEN_READ, readable_laws
 from gateway.bsn import keyed_hash, passes_elfproef
 from gateway.runtime import Runtime
 from gateway.store.svb_tables import PgbBudget, PgbBudgetafsluiting
@@ -83,7 +83,7 @@ class PgbOverzicht(BaseModel):
     responses={422: _PROBLEM},
     summary="A client's PGB budgets and budgetafsluitingen (BSN in the body)",
 )
-def zoeken(body: PgbZoeken, request: Request, _client: Reader) -> PgbOverzicht:
+def zoeken(body: PgbZoeken, request: Request, client: Reader) -> PgbOverzicht:
     if not passes_elfproef(body.bsn):
         raise validation_problem([FieldError("bsn", "bsn-elfproef", "the BSN does not pass the 11-proef")])
     runtime: Runtime = request.app.state.runtime
@@ -91,7 +91,9 @@ def zoeken(body: PgbZoeken, request: Request, _client: Reader) -> PgbOverzicht:
     with runtime.sessions() as session:
         query = select(PgbBudget).where(PgbBudget.bsn_hash == bsn_hash).order_by(PgbBudget.toewijzing_id)
         if body.wet is not None:
+            require_law(client, body.wet.value, "read")
             query = query.where(PgbBudget.law == body.wet.value)
+        query = query.where(PgbBudget.law.in_(readable_laws(client)))  # only the laws it may read
         return PgbOverzicht(budgetten=[_budget_out(session, b) for b in session.scalars(query)])
 
 
@@ -101,12 +103,13 @@ def zoeken(body: PgbZoeken, request: Request, _client: Reader) -> PgbOverzicht:
     responses={404: _PROBLEM},
     summary="One PGB budget by its ToewijzingNummer",
 )
-def per_toewijzing(nummer: int, request: Request, _client: Reader) -> PgbBudgetOut:
+def per_toewijzing(nummer: int, request: Request, client: Reader) -> PgbBudgetOut:
     runtime: Runtime = request.app.state.runtime
     with runtime.sessions() as session:
         budget = session.scalar(select(PgbBudget).where(PgbBudget.toewijzing_id == nummer))
         if budget is None:
             raise Problem(404, "not-found", "No such PGB", f"toewijzing {nummer} is not a PGB")
+        require_law(client, budget.law, "read")  # scopes per law: jeugdwet:read / wmo:read
         return _budget_out(session, budget)
 
 

@@ -119,6 +119,19 @@ def install_problem_handlers(app: FastAPI) -> None:
             problem = validation_problem(errors)
         return _problem_response(problem, request)
 
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(request: Request, exc: OverflowError) -> JSONResponse:
+        # An id or number beyond the database's 64-bit integers (SQLite refuses to bind it):
+        # no such row can exist, and it is the request's fault, not ours (found by schemathesis).
+        log.info("api_number_out_of_range", path=request.url.path)
+        problem = Problem(
+            422,
+            "number-out-of-range",
+            "A number in the request is out of range",
+            "identifiers and numbers must fit in a signed 64-bit integer",
+        )
+        return _problem_response(problem, request)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # The text of an unexpected error is not shown: it may hold personal data.

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from connectors.istandaard import Law
 from gateway import eigen_bijdrage, pgb
-from gateway.api.auth import require_scope
+from gateway.api.auth import require_law, require_scope
 from gateway.api.beschikking_models import BerichtRef, Omvang
 from gateway.api.problems import PROBLEM_JSON, Problem
 from gateway.api_keys import SCOPE_BERICHTEN_READ, SCOPE_BESCHIKKINGEN_WRITE
@@ -164,6 +164,7 @@ def post_wijziging(
         row = session.get(Toewijzing, nummer, with_for_update=True)
         if row is None:
             raise Problem(404, "not-found", "No such toewijzing", f"toewijzing {nummer} does not exist")
+        require_law(client, row.law, "write")  # scopes per law: jeugdwet:write / wmo:write
         if row.leveringsvorm not in ("ZIN", "PGB"):
             raise Problem(409, "unknown-leveringsvorm", "Only ZIN and PGB toewijzingen are changed here")
         wens = Wijziging(

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from gateway.api.auth import require_scope
+from gateway.api.auth import require_law, require_scope
 from gateway.api.beschikking_models import BerichtRef, BeschikkingIn, BeschikkingOut
 from gateway.api.problems import PROBLEM_JSON, FieldError, Problem, validation_problem
-from gateway.api_keys import SCOPE_BERICHTEN_READ, SCOPE_BESCHIKKINGEN_WRITE
+from gateway.api_keys import SCOPE_BERICHTEN_READ, SCOPE_BESCHIKKINGEN_WRITE, readable_laws
 from gateway.bsn import keyed_hash
 from gateway.deadlines import DeadlineKind, meet_deadline
 from gateway.intake import accept_beschikking, bericht_ref
@@ -90,7 +90,7 @@ def _answer(session: Any, verzoek: Verzoek) -> Message | None:
 @router.get("/verzoeken", response_model=VerzoekList)
 def list_verzoeken(
     request: Request,
-    _client: Reader,
+    client: Reader,
     status: Annotated[str | None, Query(description="open, in_onderzoek, toegekend, afgewezen")] = None,
     soort: Annotated[str | None, Query(pattern="^(vot|vow)$")] = None,
     aanbieder: Annotated[str | None, Query(pattern=r"^[0-9]{8}$")] = None,
@@ -104,22 +104,27 @@ def list_verzoeken(
         query = query.where(Verzoek.soort == soort)
     if aanbieder:
         query = query.where(Verzoek.aanbieder_agb == aanbieder)
+    query = query.where(Verzoek.law.in_(readable_laws(client)))  # only the laws this client may read
     with runtime.sessions() as session:
         return VerzoekList(items=[_out(v, _answer(session, v)) for v in session.scalars(query)])
 
 
-def _load(session: Any, verzoek_id: int, *, lock: bool = False) -> Verzoek:
+def _load(
+    session: Any, verzoek_id: int, client: ApiClient, capability: str, *, lock: bool = False
+) -> Verzoek:
+    """The verzoek, if ``client`` may ``capability`` (read/write) its law (else 403)."""
     verzoek = session.get(Verzoek, verzoek_id, with_for_update=lock)
     if verzoek is None:
         raise Problem(404, "not-found", "No such verzoek", f"verzoek {verzoek_id} does not exist")
+    require_law(client, verzoek.law, capability)  # scopes per law: jeugdwet:write / wmo:write
     return verzoek  # type: ignore[no-any-return]
 
 
 @router.get("/verzoeken/{verzoek_id}", response_model=VerzoekOut, responses={404: _PROBLEM})
-def get_verzoek(verzoek_id: int, request: Request, _client: Reader) -> VerzoekOut:
+def get_verzoek(verzoek_id: int, request: Request, client: Reader) -> VerzoekOut:
     runtime: Runtime = request.app.state.runtime
     with runtime.sessions() as session:
-        verzoek = _load(session, verzoek_id)
+        verzoek = _load(session, verzoek_id, client, "read")
         return _out(verzoek, _answer(session, verzoek))
 
 
@@ -128,11 +133,11 @@ def get_verzoek(verzoek_id: int, request: Request, _client: Reader) -> VerzoekOu
     response_model=VerzoekOut,
     responses={404: _PROBLEM, 409: _PROBLEM, 422: _PROBLEM},
 )
-def reject(verzoek_id: int, body: AfwijzingIn, request: Request, _client: Writer) -> VerzoekOut:
+def reject(verzoek_id: int, body: AfwijzingIn, request: Request, client: Writer) -> VerzoekOut:
     """Send a 319 with VerzoekAntwoord 1 (afgewezen) and the reden."""
     runtime: Runtime = request.app.state.runtime
     with transaction(runtime.sessions) as session:
-        verzoek = _load(session, verzoek_id, lock=True)
+        verzoek = _load(session, verzoek_id, client, "write", lock=True)
         message = answer_319(session, runtime, verzoek, AFGEWEZEN, body.reden_afwijzing)
         return _out(verzoek, message)
 
@@ -142,11 +147,11 @@ def reject(verzoek_id: int, body: AfwijzingIn, request: Request, _client: Writer
     response_model=VerzoekOut,
     responses={404: _PROBLEM, 409: _PROBLEM},
 )
-def investigate(verzoek_id: int, request: Request, _client: Writer) -> VerzoekOut:
+def investigate(verzoek_id: int, request: Request, client: Writer) -> VerzoekOut:
     """Send a 319 with VerzoekAntwoord 2 (in onderzoek); the final answer follows later."""
     runtime: Runtime = request.app.state.runtime
     with transaction(runtime.sessions) as session:
-        verzoek = _load(session, verzoek_id, lock=True)
+        verzoek = _load(session, verzoek_id, client, "write", lock=True)
         message = answer_319(session, runtime, verzoek, IN_ONDERZOEK, None)
         return _out(verzoek, message)
 
@@ -160,7 +165,7 @@ def honour(verzoek_id: int, body: ToekenningIn, request: Request, client: Writer
     """Honour the request: a VOT with the beschikking that grants it, a VOW as asked."""
     runtime: Runtime = request.app.state.runtime
     with transaction(runtime.sessions) as session:
-        verzoek = _load(session, verzoek_id, lock=True)
+        verzoek = _load(session, verzoek_id, client, "write", lock=True)
         if verzoek.soort == "vow":
             if body.beschikking is not None:
                 raise validation_problem(

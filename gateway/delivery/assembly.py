@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import httpx
 
+from gateway import tracing
+from gateway.corv.config import PARTY_CORV, retry_policies
+from gateway.corv.delivery import corv_transport
 from gateway.delivery.ggk_transport import GgkSoapTransport
 from gateway.delivery.webhook_transport import WebhookTransport
 from gateway.delivery.worker import DeliveryWorker
 from gateway.outbox import PARTY_GGK
 from gateway.runtime import Runtime
+from gateway.settings import OutboundTls
+from gateway.tls.client import tls_http_client
 from gateway.webhooks import PARTY_WEBHOOK
 
 
@@ -18,15 +23,48 @@ def http_client(runtime: Runtime) -> httpx.Client:
     return httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=delivery.concurrency * 2))
 
 
+def mutual_tls_client(runtime: Runtime, tls: OutboundTls, expected_oin: str = "") -> httpx.Client:
+    """A client of its own for a party reached over mutual TLS (gateway.tls.client)."""
+    delivery = runtime.settings.delivery
+    return tls_http_client(
+        tls,
+        timeout=httpx.Timeout(delivery.send_timeout_s, connect=delivery.connect_timeout_s),
+        limits=httpx.Limits(max_connections=delivery.concurrency * 2),
+        expected_oin=expected_oin,
+    )
+
+
 def build_worker(runtime: Runtime, client: httpx.Client | None = None) -> DeliveryWorker:
     """A worker with one transport per chain party, sharing one connection pool."""
     owned = client is None
     client = client or http_client(runtime)
+    ggk_tls = runtime.settings.ggk_tls
+    ggk_client = mutual_tls_client(runtime, ggk_tls) if ggk_tls.enabled else client
+    # CORV parties with `tls` configured: a mutual-TLS client each, checking the party's OIN.
+    corv_clients = {
+        party.oin: mutual_tls_client(runtime, party.tls, expected_oin=party.tls.server_oin or party.oin)
+        for party in runtime.settings.corv.parties
+        if party.tls.enabled
+    }
+    shared = client
+    for traced in (client, ggk_client, *corv_clients.values()):
+        tracing.propagate_on(traced)  # traceparent on every send when tracing is on
+
+    def close() -> None:
+        if ggk_client is not shared:
+            ggk_client.close()
+        for corv_client in corv_clients.values():
+            corv_client.close()
+        if owned:
+            shared.close()
+
     return DeliveryWorker(
         runtime,
         {
-            PARTY_GGK: GgkSoapTransport(runtime.settings.effective_ggk_url, client),
+            PARTY_GGK: GgkSoapTransport(runtime.settings.effective_ggk_url, ggk_client),
             PARTY_WEBHOOK: WebhookTransport(runtime.settings.webhooks, client, runtime.clock),
+            PARTY_CORV: corv_transport(runtime, client, corv_clients),
         },
-        on_close=client.close if owned else None,
+        policies=retry_policies(runtime.settings),  # CORV: fixed interval, N retries per party
+        on_close=close if owned or ggk_client is not shared or corv_clients else None,
     )

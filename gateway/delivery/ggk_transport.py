@@ -12,6 +12,7 @@ import httpx
 
 from connectors.ggk import is_retryable, parse_soap_response, soap_headers
 from gateway.delivery.outcome import Outcome, OutcomeKind
+from gateway.tls.client import tls_refusal
 
 #: IB016: the referentienummer is not unique - after an unknown outcome that means the
 #: GGk already has our message: it was delivered.
@@ -41,13 +42,26 @@ class GgkSoapTransport:
             return Outcome(OutcomeKind.PERMANENT, detail=f"unknown GGk operation {operation!r}")
         try:
             response = self.client.post(self.url, content=wire_body, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            return Outcome(OutcomeKind.RETRYABLE, detail=f"not sent: {type(exc).__name__}")
-        except httpx.TimeoutException as exc:
-            return Outcome(OutcomeKind.UNKNOWN, detail=f"sent, no answer: {type(exc).__name__}")
         except httpx.HTTPError as exc:
-            return Outcome(OutcomeKind.UNKNOWN, detail=f"sent, connection failed: {type(exc).__name__}")
+            return failed_send(exc)
         return classify(response.status_code, response.content, after_unknown=after_unknown)
+
+
+def failed_send(exc: httpx.HTTPError) -> Outcome:
+    """The outcome of a send that got no HTTP answer.
+
+    A TLS refusal (wrong or unknown certificate, wrong OIN: see :mod:`gateway.tls.client`)
+    is permanent - an operator must fix the configuration; not connecting at all is
+    retryable; a failure after sending leaves the outcome unknown.
+    """
+    refusal = tls_refusal(exc)
+    if refusal is not None:
+        return Outcome(OutcomeKind.PERMANENT, detail=refusal)
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return Outcome(OutcomeKind.RETRYABLE, detail=f"not sent: {type(exc).__name__}")
+    if isinstance(exc, httpx.TimeoutException):
+        return Outcome(OutcomeKind.UNKNOWN, detail=f"sent, no answer: {type(exc).__name__}")
+    return Outcome(OutcomeKind.UNKNOWN, detail=f"sent, connection failed: {type(exc).__name__}")
 
 
 def classify(status: int, body: bytes, *, after_unknown: bool) -> Outcome:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from gateway.settings import RetrySettings
 
@@ -39,24 +40,59 @@ class wait_exponential_jitter:  # noqa: N801 - named like tenacity's strategies 
 
 
 @dataclass(frozen=True)
+class wait_fixed:  # noqa: N801
+    """The same delay before every retry (the CORV contract: every 3 hours)."""
+
+    interval: float
+
+    def base_delay(self, attempt: int) -> float:
+        return float(self.interval)
+
+    def delay(self, attempt: int) -> float:
+        return float(self.interval)
+
+
+@dataclass(frozen=True)
 class stop_after_days:  # noqa: N801
     """Give up once the next try would fall later than ``days`` after the first attempt."""
 
     days: float
 
-    def should_stop(self, first_attempt_at: datetime, next_attempt_at: datetime) -> bool:
+    def should_stop(self, first_attempt_at: datetime, next_attempt_at: datetime, attempt: int = 0) -> bool:
         return next_attempt_at - first_attempt_at > timedelta(days=self.days)
 
 
 @dataclass(frozen=True)
+class stop_after_attempt:  # noqa: N801
+    """Give up after ``retries`` re-sends, i.e. ``1 + retries`` attempts (CORV: 16 retries)."""
+
+    retries: int
+
+    def should_stop(self, first_attempt_at: datetime, next_attempt_at: datetime, attempt: int = 0) -> bool:
+        return attempt >= 1 + self.retries
+
+
+class WaitStrategy(Protocol):
+    def base_delay(self, attempt: int) -> float: ...
+
+    def delay(self, attempt: int) -> float: ...
+
+
+class StopStrategy(Protocol):
+    def should_stop(
+        self, first_attempt_at: datetime, next_attempt_at: datetime, attempt: int = 0
+    ) -> bool: ...
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
-    wait: wait_exponential_jitter
-    stop: stop_after_days
+    wait: WaitStrategy
+    stop: StopStrategy
 
     def next_attempt(self, attempt: int, first_attempt_at: datetime, now: datetime) -> datetime | None:
         """When to try again after failed attempt number ``attempt``; None = give up."""
         candidate = now + timedelta(seconds=self.wait.delay(attempt))
-        if self.stop.should_stop(first_attempt_at, candidate):
+        if self.stop.should_stop(first_attempt_at, candidate, attempt):
             return None
         return candidate
 
@@ -64,10 +100,10 @@ class RetryPolicy:
         """(attempt, delay before the next one, cumulative seconds) until the horizon."""
         rows: list[tuple[int, float, float]] = []
         elapsed = 0.0
-        horizon = self.stop.days * 86400
+        start = datetime(2000, 1, 1, tzinfo=UTC)
         for attempt in range(1, max_rows + 1):
             delay = self.wait.base_delay(attempt)
-            if elapsed + delay > horizon:
+            if self.stop.should_stop(start, start + timedelta(seconds=elapsed + delay), attempt):
                 break
             elapsed += delay
             rows.append((attempt, delay, elapsed))

@@ -24,14 +24,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session
 
+from gateway import tracing
+from gateway.delivery.circuit import CircuitBreakers, CircuitState
 from gateway.delivery.ggk_transport import Transport
 from gateway.delivery.outcome import Outcome, OutcomeKind
 from gateway.delivery.retry_policy import RetryPolicy
 from gateway.events import MESSAGE_DELIVERED, MESSAGE_EXPIRED, MESSAGE_PARKED, record_event
 from gateway.runtime import Runtime
 from gateway.store.database import transaction
+from gateway.store.ops_tables import RouteControl
 from gateway.store.tables import DeliveryAttempt, Message, MessageState
 
 log = structlog.get_logger("gateway.delivery")
@@ -61,15 +65,24 @@ class DeliveryWorker:
         policy: RetryPolicy | None = None,
         worker_id: str | None = None,
         on_close: Callable[[], None] | None = None,
+        policies: Mapping[str, RetryPolicy] | None = None,
     ) -> None:
         self.runtime = runtime
         self.transports = transports
         self.policy = policy or RetryPolicy.from_settings(runtime.settings.retry)
+        #: Per route (``corv:<oin>``) or party (``corv``): a partner's agreed policy.
+        self.policies: Mapping[str, RetryPolicy] = policies or {}
         self.worker_id = worker_id or default_worker_id()
         self.settings = runtime.settings.delivery
         self._wake = threading.Event()
         self._executor = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="delivery")
         self._on_close = on_close
+        self.circuits = CircuitBreakers(
+            self.settings.circuit_failure_threshold,
+            self.settings.circuit_cool_down_s,
+            runtime.clock.now,
+            owner=self.worker_id,
+        )
 
     # -- the loop ---------------------------------------------------------------
 
@@ -174,14 +187,8 @@ class DeliveryWorker:
     def claim(self, limit: int) -> list[Claimed]:
         now = self.runtime.clock.now()
         lease_until = now + timedelta(seconds=self.settings.lease_s)
-        with transaction(self.runtime.sessions) as session:
-            due = session.scalars(
-                select(Message.id)
-                .where(Message.state == MessageState.QUEUED, Message.next_attempt_at <= now)
-                .order_by(Message.next_attempt_at, Message.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
+        with _CLAIMS_IN_PROCESS, transaction(self.runtime.sessions) as session:
+            due = self._pick_due(session, now, limit)
             if not due:
                 return []
             rows = session.execute(
@@ -206,6 +213,8 @@ class DeliveryWorker:
                     Message.first_attempt_at,
                 )
             ).all()
+        for r in rows:
+            self.circuits.claimed(r.route)
         return [
             Claimed(
                 id=r.id,
@@ -220,9 +229,84 @@ class DeliveryWorker:
             for r in rows
         ]
 
+    def _pick_due(self, session: Session, now: datetime, limit: int) -> list[int]:
+        """Due queued messages, oldest first, within each route's cap and circuit; locked.
+
+        Routes whose circuit is open or whose in-flight count reached
+        ``route_concurrency`` are left out of the query itself, so one route's backlog
+        never hides the others; a few passes fill the batch when a route's share runs out.
+        On PostgreSQL an advisory lock makes concurrent claimers count in turn, so the
+        cap holds across workers; rows stay ``SKIP LOCKED`` against everyone else.
+        """
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK_KEY})
+        cap = self.settings.route_concurrency
+        in_flight: dict[str, int] = {
+            route: count
+            for route, count in session.execute(
+                select(Message.route, func.count())
+                .where(Message.state == MessageState.SENDING)
+                .group_by(Message.route)
+            ).all()
+        }
+        room: dict[str, int] = {}
+        blocked = set(self.circuits.blocked_routes())
+        # Routes an operator paused (gateway.ops.actions) are not claimed at all.
+        blocked |= set(session.scalars(select(RouteControl.route).where(RouteControl.paused.is_(True))))
+        blocked |= {route for route, count in in_flight.items() if count >= cap}
+        picked: list[int] = []
+        for _pass in range(4):
+            window = limit - len(picked)
+            if window <= 0:
+                break
+            query = select(Message.id, Message.route).where(
+                Message.state == MessageState.QUEUED, Message.next_attempt_at <= now
+            )
+            if blocked:
+                query = query.where(Message.route.not_in(sorted(blocked)))
+            if picked:
+                query = query.where(Message.id.not_in(picked))
+            candidates = session.execute(
+                query.order_by(Message.next_attempt_at, Message.id)
+                .limit(window * 2)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for message_id, route in candidates:
+                if route not in room:
+                    allowance = self.circuits.allowance(route)
+                    room[route] = cap - in_flight.get(route, 0)
+                    if allowance is not None:
+                        room[route] = min(room[route], allowance)
+                if room[route] > 0 and len(picked) < limit:
+                    picked.append(message_id)
+                    room[route] -= 1
+                if room[route] <= 0:
+                    blocked.add(route)
+            if len(candidates) < window * 2:
+                break  # nothing more is due
+        return picked
+
     # -- one message --------------------------------------------------------------
 
     def deliver(self, claimed: Claimed) -> Outcome:
+        """One attempt; in a span of its own when tracing is on (gateway.tracing)."""
+        attributes: dict[str, tracing.AttributeValue] = {
+            "gateway.message_id": claimed.id,
+            "gateway.party": claimed.party,
+            "gateway.route": claimed.route,
+            "gateway.operation": claimed.operation,
+            "gateway.attempt": claimed.attempt,
+        }
+        with tracing.span("delivery.attempt", attributes, kind="client") as span:
+            outcome = self._deliver(claimed)
+            span.set_attribute("gateway.outcome", outcome.kind.value)
+            if outcome.http_status is not None:
+                span.set_attribute("http.response.status_code", outcome.http_status)
+            if outcome.code:
+                span.set_attribute("gateway.code", outcome.code)
+            return outcome
+
+    def _deliver(self, claimed: Claimed) -> Outcome:
         structlog.contextvars.bind_contextvars(
             message_id=claimed.id, route=claimed.route, attempt=claimed.attempt
         )
@@ -240,6 +324,7 @@ class DeliveryWorker:
                 )
             duration_ms = int((time.monotonic() - t0) * 1000)
             self._record(claimed, outcome, started, duration_ms)
+            self._feed_circuit(claimed.route, outcome)
             return outcome
         except Exception:
             # Leave the lease to expire: the rescuer re-queues the message.
@@ -247,6 +332,14 @@ class DeliveryWorker:
             return Outcome(OutcomeKind.UNKNOWN, detail="recording failed")
         finally:
             structlog.contextvars.unbind_contextvars("message_id", "route", "attempt")
+
+    def _feed_circuit(self, route: str, outcome: Outcome) -> None:
+        before = self.circuits.state(route)
+        after = self.circuits.record(route, outcome.kind, _error_text(outcome))
+        if after is CircuitState.OPEN and before is not CircuitState.OPEN:
+            log.warning("circuit_opened", cool_down_s=self.settings.circuit_cool_down_s)
+        elif after is CircuitState.CLOSED and before is not CircuitState.CLOSED:
+            log.info("circuit_closed")
 
     def _record(self, claimed: Claimed, outcome: Outcome, started: datetime, duration_ms: int) -> None:
         now = self.runtime.clock.now()
@@ -267,7 +360,8 @@ class DeliveryWorker:
             values.update(state=MessageState.PARKED)
             event = MESSAGE_PARKED
         else:
-            next_at = self.policy.next_attempt(claimed.attempt, claimed.first_attempt_at, now)
+            policy = self.policies.get(claimed.route) or self.policies.get(claimed.party) or self.policy
+            next_at = policy.next_attempt(claimed.attempt, claimed.first_attempt_at, now)
             if next_at is None:
                 values.update(state=MessageState.EXPIRED)
                 event = MESSAGE_EXPIRED
@@ -341,6 +435,11 @@ class DeliveryWorker:
             state=values.get("state") if applied else None,
         )
 
+
+#: Claims in this process take turns (the per-route cap is counted, then taken).
+_CLAIMS_IN_PROCESS = threading.Lock()
+#: The PostgreSQL advisory lock that lets claimers of every process take turns.
+_CLAIM_LOCK_KEY = 0x67770007
 
 _LEASE_LOST = "lease expired: the worker crashed or stalled while sending; outcome unknown"
 

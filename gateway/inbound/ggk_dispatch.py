@@ -19,6 +19,7 @@ from connectors.ggk import (
     parse_soap_request,
     render_fo03_fault,
 )
+from gateway import tracing
 from gateway.inbound.ggk_heenberichten import handle_di01
 from gateway.inbound.ggk_retours import SoapReply, bv03, handle_du01, handle_fo01, store_invalid
 from gateway.inbound.handlers import HANDLERS
@@ -28,12 +29,26 @@ log = structlog.get_logger("gateway.inbound")
 
 
 def handle_ggk_soap(runtime: Runtime, body: bytes, soap_action: str | None) -> SoapReply:
-    """Process one SOAP request from the GGk and return what to answer."""
+    """Process one SOAP request from the GGk and return what to answer.
+
+    In a span ``ggk.inbound`` when tracing is on: the operation, the envelope's functie
+    and referentienummer, and the outcome (``accepted``, or ``refused`` with the Fo03 code).
+    """
+    with tracing.span("ggk.inbound", {"gateway.party": "ggk"}) as span:
+        reply = _dispatch(runtime, body, soap_action, span)
+        span.set_attribute("gateway.outcome", "accepted" if reply.status_code < 300 else "refused")
+        return reply
+
+
+def _dispatch(runtime: Runtime, body: bytes, soap_action: str | None, span: tracing.SpanHandle) -> SoapReply:
     try:
         request = parse_soap_request(body, soap_action)
+        span.set_attribute("gateway.operation", request.operation)
         if request.operation == "Fo01":
             return handle_fo01(runtime, body, parse_fo01(request.element))
         envelope = parse_envelope(request.element)
+        span.set_attribute("gateway.functie", envelope.functie)
+        span.set_attribute("gateway.referentienummer", envelope.referentienummer)
         if request.operation == "ggk_Du01":
             if not isinstance(envelope, Retourbericht):
                 raise EnvelopeError.of("RIN001", "a ggk_Du01 call must carry a Du01 envelope")
@@ -47,6 +62,7 @@ def handle_ggk_soap(runtime: Runtime, body: bytes, soap_action: str | None) -> S
         handle_di01(runtime, body, envelope, HANDLERS)
         return bv03(runtime, envelope.zender, envelope.referentienummer)
     except EnvelopeError as exc:
+        span.set_attribute("gateway.code", exc.code)
         store_invalid(runtime, body, exc)
         log.warning("inbound_refused", code=exc.code, reason=exc.omschrijving)
         return SoapReply(500, render_fo03_fault(exc.code, exc.plek, exc.omschrijving))

@@ -27,7 +27,7 @@ from connectors.ggk import (
 from connectors.istandaard import identify, parse_retour, parse_toewijzing_retour
 from connectors.istandaard.errors import PayloadRejected
 from connectors.istandaard.retourcodes import ACCEPTED, NOT_ASSESSED
-from gateway import eigen_bijdrage, pgb
+from gateway import eigen_bijdrage, pgb, tracing
 from gateway.deadlines import DeadlineKind, meet_deadline
 from gateway.events import INBOUND_UNMATCHED, MESSAGE_REJECTED, RETOUR_RECEIVED, record_event
 from gateway.outbox import PARTY_GGK, ggk_route
@@ -115,6 +115,7 @@ def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapR
                 )
                 return _bv03(runtime, envelope.zender, envelope.referentienummer)
             inbound.matched_message_id = message.id
+            tracing.annotate({"gateway.message_id": message.id})  # the correlation id
             try:
                 codes, product_codes = _read_retour(envelope.functie, envelope.payload)
             except PayloadRejected as exc:
@@ -248,6 +249,7 @@ def handle_fo01(runtime: Runtime, body: bytes, fo01: Fo01) -> SoapReply:
                 )
             else:
                 inbound.matched_message_id = message.id
+                tracing.annotate({"gateway.message_id": message.id})  # the correlation id
                 inbound.status = "matched"
                 if message.state in MessageState.AWAITING_ANSWER:
                     meet_deadline(session, runtime, DeadlineKind.RETOUR, message_id=message.id)

@@ -5,8 +5,12 @@ the tests - always knows all tables, whichever module was imported first.
 """
 
 from gateway.store import (  # noqa: F401 - imported for their table definitions
+    access_tables,
     cak_tables,
+    corv_tables,
     declaratie_tables,
+    ops_tables,
+    security_tables,
     svb_tables,
     tables,
     tracking_tables,

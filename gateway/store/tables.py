@@ -26,16 +26,18 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Text,
     Time,
     UniqueConstraint,
 )
+from sqlalchemy import text as sa_text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from gateway.store.encrypted_types import EncryptedBytes, EncryptedJSON, EncryptedText
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -95,17 +97,25 @@ class MessageState:
 
 
 class ApiClient(Base):
-    """A back-office system allowed to call the API. Only a hash of its key is kept."""
+    """A back-office system allowed to call the API, with its scopes and limits.
+
+    Its keys (several at once, so one can be rotated without downtime) are in
+    ``api_keys`` (:mod:`gateway.store.access_tables`), hashed. Limits left None use the
+    settings' defaults (``GATEWAY_API_LIMITS__*``).
+    """
 
     __tablename__ = "api_clients"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    key_prefix: Mapped[str] = mapped_column(String(16), index=True)
-    key_hash: Mapped[str] = mapped_column(String(64))
     scopes: Mapped[list[Any]] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    #: Token bucket: sustained requests per minute and the burst above it.
+    rate_per_minute: Mapped[int | None] = mapped_column(Integer)
+    burst: Mapped[int | None] = mapped_column(Integer)
+    #: Largest request body this client may send (overrides the per-route default).
+    max_body_bytes: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class IdempotencyRecord(Base):
@@ -131,13 +141,13 @@ class Beschikking(Base):
     law: Mapped[str] = mapped_column(String(20))
     beschikkingnummer: Mapped[str] = mapped_column(String(50))
     gemeentecode: Mapped[str] = mapped_column(String(4))
-    bsn: Mapped[str] = mapped_column(String(9))
+    bsn: Mapped[str] = mapped_column(EncryptedText("beschikkingen.bsn"))
     bsn_hash: Mapped[str] = mapped_column(String(64), index=True)
     #: Name, birth date, gender, contacts: what the toewijzing message carries about the client.
-    client: Mapped[dict[str, Any]]
-    verwijzer: Mapped[dict[str, Any] | None]
+    client: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("beschikkingen.client"))
+    verwijzer: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("beschikkingen.verwijzer"))
     gebiedsteam: Mapped[str | None] = mapped_column(String(100))
-    commentaar: Mapped[str | None] = mapped_column(Text)
+    commentaar: Mapped[str | None] = mapped_column(EncryptedText("beschikkingen.commentaar"))
     api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_clients.id"))
     received_at: Mapped[datetime]
 
@@ -171,7 +181,7 @@ class Toewijzing(Base):
     referentie_aanbieder: Mapped[str | None] = mapped_column(String(36))
     #: The toewijzing this one replaces (an omvang change that needed a new number).
     vervangt_id: Mapped[int | None] = mapped_column(BigInteger)
-    commentaar: Mapped[str | None] = mapped_column(Text)
+    commentaar: Mapped[str | None] = mapped_column(EncryptedText("toewijzingen.commentaar"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -204,6 +214,21 @@ class Message(Base):
         # The claim query: due queued messages, oldest first.
         Index("ix_messages_due", "state", "next_attempt_at"),
         Index("ix_messages_lease", "state", "lease_expires_at"),
+        # Partial indexes (migration 0006) hold only the live rows, so claiming and counting
+        # in-flight sends cost the same with ten thousand or a million finished messages.
+        Index(
+            "ix_messages_queued_due",
+            "next_attempt_at",
+            "id",
+            postgresql_where=sa_text("state = 'queued'"),
+            sqlite_where=sa_text("state = 'queued'"),
+        ),
+        Index(
+            "ix_messages_sending_route",
+            "route",
+            postgresql_where=sa_text("state = 'sending'"),
+            sqlite_where=sa_text("state = 'sending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -226,9 +251,9 @@ class Message(Base):
     #: For a retour or Fo01 we send: the inbound message it answers.
     answers_inbound_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     bsn_hash: Mapped[str | None] = mapped_column(String(64), index=True)
-    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    payload: Mapped[bytes] = mapped_column(EncryptedBytes("messages.payload"))
     #: The exact HTTP request body sent to the partner.
-    wire_body: Mapped[bytes] = mapped_column(LargeBinary)
+    wire_body: Mapped[bytes] = mapped_column(EncryptedBytes("messages.wire_body"))
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(80))
@@ -240,6 +265,8 @@ class Message(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     retour_codes: Mapped[list[Any] | None]
     answer_inbound_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: An operator's replay (gateway.ops.replay): the message this one re-sends.
+    replay_of_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     first_attempt_at: Mapped[datetime | None]
@@ -266,7 +293,11 @@ class MessageToewijzing(Base):
 
 class DeliveryAttempt(Base):
     __tablename__ = "delivery_attempts"
-    __table_args__ = (UniqueConstraint("message_id", "attempt_no"),)
+    __table_args__ = (
+        UniqueConstraint("message_id", "attempt_no"),
+        # The route-failure alert reads only the last day's attempts (migration 0005).
+        Index("ix_delivery_attempts_finished_at", "finished_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
@@ -312,8 +343,8 @@ class InboundMessage(Base):
     matched_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     retour_codes: Mapped[list[Any] | None]
     error: Mapped[str | None] = mapped_column(Text)
-    body: Mapped[bytes] = mapped_column(LargeBinary)
-    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    body: Mapped[bytes] = mapped_column(EncryptedBytes("inbound_messages.body"))
+    payload: Mapped[bytes | None] = mapped_column(EncryptedBytes("inbound_messages.payload"))
     received_at: Mapped[datetime]
 
 
@@ -346,13 +377,13 @@ class Verzoek(Base):
     soort: Mapped[str] = mapped_column(String(3))
     aanbieder_agb: Mapped[str] = mapped_column(String(8), index=True)
     referentie_aanbieder: Mapped[str] = mapped_column(String(36))
-    bsn: Mapped[str] = mapped_column(String(9))
+    bsn: Mapped[str] = mapped_column(EncryptedText("verzoeken.bsn"))
     bsn_hash: Mapped[str] = mapped_column(String(64), index=True)
     inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
     #: open | in_onderzoek | toegekend | afgewezen
     status: Mapped[str] = mapped_column(String(12), index=True)
     #: What was asked, in the API's terms (no BSN).
-    inhoud: Mapped[dict[str, Any]]
+    inhoud: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("verzoeken.inhoud"))
     received_at: Mapped[datetime]
     answered_at: Mapped[datetime | None]
     answer_message_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -196,6 +196,21 @@ def test_production_mode_without_a_hash_key_refuses_to_start(
     assert "GATEWAY_BSN_HASH_KEY must be set in production mode" in result.stderr
 
 
+def test_production_mode_with_a_short_hash_key_refuses_to_start_in_one_line(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_MODE", "production")
+    monkeypatch.setenv("GATEWAY_BSN_HASH_KEY", "too-short-hash-secret")
+    monkeypatch.setenv("GATEWAY_ENCRYPTION__KEYS", '{"k1": "' + "A" * 43 + '="}')
+    result = invoke("serve")
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith(
+        "invalid setting settings: Value error, GATEWAY_BSN_HASH_KEY must have at least 32 characters"
+    )
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "too-short-hash-secret" not in result.output
+
+
 # --- gateway serve --with-mocks, as a real process ------------------------------------------------
 
 

@@ -40,8 +40,11 @@ from tests.live_server import free_port, live_server
 LEASE_S = 3
 #: The mock takes the Di01 in, then holds its Bv03 this long: the worker is killed meanwhile.
 HOLD_S = 7.0
-#: The aanbieder's retour comes this long after acceptance - after the second worker's re-send.
-RETOUR_DELAY_S = 7.0
+#: The aanbieder's retour comes this long after acceptance - after the second worker's re-send,
+#: which needs the second worker process started (slow on a loaded machine) and the lease expired.
+RETOUR_DELAY_S = 20.0
+#: How long a worker process may take to start and make its first claim.
+STARTUP_BOUND_S = 60.0
 
 T = TypeVar("T")
 
@@ -163,7 +166,9 @@ def test_a_worker_killed_mid_send_is_recovered_by_another_without_a_duplicate(
         # Worker A takes the message and sends it; the mock has it and holds the answer.
         log_a = tmp_path / "worker-a.log"
         with _worker_process(env, log_a) as worker_a:
-            first = _wait_for("the mock to accept the Di01", accepted)
+            # Generous bounds: a worker process imports the whole gateway before its first claim,
+            # which takes many seconds on a loaded two-core CI machine.
+            first = _wait_for("the mock to accept the Di01", accepted, STARTUP_BOUND_S)
             assert first["times_seen"] == 1
             in_flight = stored()
             assert in_flight.state == MessageState.SENDING
@@ -181,7 +186,7 @@ def test_a_worker_killed_mid_send_is_recovered_by_another_without_a_duplicate(
 
         log_b = tmp_path / "worker-b.log"
         with _worker_process(env, log_b) as worker_b:
-            delivered = _wait_for("the second worker to deliver", settled)
+            delivered = _wait_for("the second worker to deliver", settled, STARTUP_BOUND_S)
             assert delivered.state == MessageState.DELIVERED, delivered.last_error
             answered = _wait_for("the aanbieder's retour", answered_message, RETOUR_DELAY_S + 10)
             worker_b.send_signal(signal.SIGTERM)

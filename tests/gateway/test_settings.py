@@ -100,10 +100,29 @@ def test_production_mode_without_a_bsn_hash_key_is_refused(monkeypatch: pytest.M
 
 def test_production_mode_with_a_bsn_hash_key_uses_that_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GATEWAY_MODE", "production")
-    monkeypatch.setenv("GATEWAY_BSN_HASH_KEY", "a-real-secret")
+    monkeypatch.setenv("GATEWAY_BSN_HASH_KEY", "a-real-secret-of-at-least-32-characters")
+    monkeypatch.setenv("GATEWAY_ENCRYPTION__KEYS", '{"k1": "' + "A" * 43 + '="}')
     settings = load_settings()
     assert settings.mode is Mode.PRODUCTION
-    assert settings.hash_key == b"a-real-secret"
+    assert settings.hash_key == b"a-real-secret-of-at-least-32-characters"
+
+
+def test_production_mode_refuses_a_short_bsn_hash_key_without_echoing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A short HMAC key makes the BSN search hashes brute-forceable (10^9 candidates)."""
+    monkeypatch.setenv("GATEWAY_MODE", "production")
+    monkeypatch.setenv("GATEWAY_BSN_HASH_KEY", "x" * 31 + "!")
+    monkeypatch.setenv("GATEWAY_ENCRYPTION__KEYS", '{"k1": "' + "A" * 43 + '="}')
+    assert load_settings().mode is Mode.PRODUCTION  # exactly 32 characters: accepted
+    monkeypatch.setenv("GATEWAY_BSN_HASH_KEY", "short-secret-31-characters-long")
+    with pytest.raises(ValidationError) as raised:
+        load_settings()
+    errors = raised.value.errors(include_input=False)
+    assert [error["msg"] for error in errors] == [
+        "Value error, GATEWAY_BSN_HASH_KEY must have at least 32 characters in production mode"
+        " (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    ]
 
 
 def test_development_mode_falls_back_to_the_development_hash_key() -> None:
