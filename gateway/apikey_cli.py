@@ -8,8 +8,10 @@ stored only as a hash; ``list`` shows prefixes.
 from __future__ import annotations
 
 import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
 import typer
@@ -19,6 +21,9 @@ from gateway.audit import ActorKind, record_audit
 from gateway.runtime import Runtime
 from gateway.settings import DEV_API_KEY, Settings
 from gateway.store.database import transaction
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = structlog.get_logger("gateway.api")
 
@@ -63,6 +68,32 @@ def _actor() -> str:
         return "cli"
 
 
+@contextmanager
+def _audited_change(runtime: Runtime) -> Iterator[Session]:
+    """One transaction for the change and its audit entry; a refused change is a bad parameter."""
+    try:
+        with transaction(runtime.sessions) as session:
+            yield session
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    finally:
+        runtime.close()
+
+
+def _record(
+    session: Session, runtime: Runtime, action: str, target: str, details: dict[str, Any] | None = None
+) -> None:
+    record_audit(
+        session,
+        actor=_actor(),
+        actor_kind=ActorKind.CLI,
+        action=action,
+        target=target,
+        details=details,
+        now=runtime.clock.now(),
+    )
+
+
 @apikey_app.command("create")
 def apikey_create(
     name: Annotated[str, typer.Argument(help="The back-office system's name.")],
@@ -79,30 +110,23 @@ def apikey_create(
 ) -> None:
     """Register a back-office client and print its key (shown once, stored hashed)."""
     runtime = Runtime.create(_settings())
-    try:
-        with transaction(runtime.sessions) as session:
-            client, key = create_client(
-                session,
-                name,
-                list(scope or ALL_SCOPES),
-                runtime.clock.now(),
-                rate_per_minute=rate_per_minute,
-                burst=burst,
-                max_body_bytes=max_body_bytes,
-            )
-            record_audit(
-                session,
-                actor=_actor(),
-                actor_kind=ActorKind.CLI,
-                action="apikey.created",
-                target=f"api_client:{client.name}",
-                details={"scopes": client.scopes, "rate_per_minute": rate_per_minute, "burst": burst},
-                now=runtime.clock.now(),
-            )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    finally:
-        runtime.close()
+    with _audited_change(runtime) as session:
+        client, key = create_client(
+            session,
+            name,
+            list(scope or ALL_SCOPES),
+            runtime.clock.now(),
+            rate_per_minute=rate_per_minute,
+            burst=burst,
+            max_body_bytes=max_body_bytes,
+        )
+        _record(
+            session,
+            runtime,
+            "apikey.created",
+            f"api_client:{client.name}",
+            {"scopes": client.scopes, "rate_per_minute": rate_per_minute, "burst": burst},
+        )
     typer.echo(key)
 
 
@@ -117,22 +141,15 @@ def apikey_rotate(
     """Print a new key for the client; its old keys keep working until revoked (or the grace ends)."""
     runtime = Runtime.create(_settings())
     grace = timedelta(hours=old_valid_hours) if old_valid_hours is not None else None
-    try:
-        with transaction(runtime.sessions) as session:
-            row, key = rotate_key(session, name, runtime.clock.now(), grace)
-            record_audit(
-                session,
-                actor=_actor(),
-                actor_kind=ActorKind.CLI,
-                action="apikey.rotated",
-                target=f"api_client:{name}",
-                details={"new_prefix": row.prefix, "old_valid_hours": old_valid_hours},
-                now=runtime.clock.now(),
-            )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    finally:
-        runtime.close()
+    with _audited_change(runtime) as session:
+        row, key = rotate_key(session, name, runtime.clock.now(), grace)
+        _record(
+            session,
+            runtime,
+            "apikey.rotated",
+            f"api_client:{name}",
+            {"new_prefix": row.prefix, "old_valid_hours": old_valid_hours},
+        )
     typer.echo(key)
 
 
@@ -142,20 +159,10 @@ def apikey_revoke(
 ) -> None:
     """Revoke a key at once (its client's other keys keep working)."""
     runtime = Runtime.create(_settings())
-    try:
-        with transaction(runtime.sessions) as session:
-            count = revoke_key(session, prefix, runtime.clock.now())
-            if count:
-                record_audit(
-                    session,
-                    actor=_actor(),
-                    actor_kind=ActorKind.CLI,
-                    action="apikey.revoked",
-                    target=f"api_key:{prefix}",
-                    now=runtime.clock.now(),
-                )
-    finally:
-        runtime.close()
+    with _audited_change(runtime) as session:
+        count = revoke_key(session, prefix, runtime.clock.now())
+        if count:
+            _record(session, runtime, "apikey.revoked", f"api_key:{prefix}")
     if not count:
         typer.echo(f"no active key with prefix {prefix!r}", err=True)
         raise typer.Exit(1)

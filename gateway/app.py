@@ -33,6 +33,9 @@ from gateway.runtime import Runtime
 from gateway.tls.access import ChainAccessMiddleware
 from gateway.tracing import TracingMiddleware
 
+#: What the overdue scanner runs on its beat besides the deadlines, in ``serve`` and ``worker`` alike.
+SCANNER_JOBS = (sweep_ended, evaluate_alerts, process_replay_jobs, prune_when_due)
+
 
 def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAPI:
     """Build the app; with a ``worker`` the delivery loop runs inside the app's lifespan."""
@@ -45,9 +48,7 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
             threads.append(
                 threading.Thread(target=worker.run, args=(stop,), name="delivery-worker", daemon=True)
             )
-            scanner = OverdueScanner(
-                runtime, jobs=[sweep_ended, evaluate_alerts, process_replay_jobs, prune_when_due]
-            )
+            scanner = OverdueScanner(runtime, jobs=list(SCANNER_JOBS))
             threads.append(
                 threading.Thread(target=scanner.run, args=(stop,), name="overdue-scanner", daemon=True)
             )

@@ -115,20 +115,21 @@ def chain_hash(prev_hash: str, canonical: str) -> str:
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
-def _entry_hash(entry: Any) -> str:
-    return chain_hash(
-        entry.prev_hash,
-        canonical_json(
-            seq=entry.seq,
-            created_at=entry.created_at,
-            actor=entry.actor,
-            actor_kind=entry.actor_kind,
-            action=entry.action,
-            target=entry.target,
-            reason=entry.reason,
-            details=entry.details,
-        ),
+def _entry_canonical(entry: Any) -> str:
+    return canonical_json(
+        seq=entry.seq,
+        created_at=entry.created_at,
+        actor=entry.actor,
+        actor_kind=entry.actor_kind,
+        action=entry.action,
+        target=entry.target,
+        reason=entry.reason,
+        details=entry.details,
     )
+
+
+def _entry_hash(entry: Any) -> str:
+    return chain_hash(entry.prev_hash, _entry_canonical(entry))
 
 
 def lock_chain(session: Session) -> tuple[int, str]:
@@ -173,8 +174,8 @@ def record_audit(
     stored_details: dict[str, Any] = json.loads(json.dumps(details or {}, default=str))
     created_at = (now or datetime.now(UTC)).astimezone(UTC)
     ActorKind(actor_kind)  # ValueError for an unknown kind
-    probe = canonical_json(
-        seq=0,
+    entry = AuditEntry(
+        seq=0,  # the real one is known under the chain's lock, below
         created_at=created_at,
         actor=actor,
         actor_kind=actor_kind,
@@ -183,37 +184,16 @@ def record_audit(
         reason=reason,
         details=stored_details,
     )
-    if _contains_bsn(probe):
+    if _contains_bsn(_entry_canonical(entry)):
         raise ValueError(f"audit entry {action!r} contains a BSN: name the object by its id instead")
     last_seq, last_hash = lock_chain(session)
-    seq = last_seq + 1
-    digest = chain_hash(
-        last_hash,
-        canonical_json(
-            seq=seq,
-            created_at=created_at,
-            actor=actor,
-            actor_kind=actor_kind,
-            action=action,
-            target=target,
-            reason=reason,
-            details=stored_details,
-        ),
-    )
-    entry = AuditEntry(
-        seq=seq,
-        created_at=created_at,
-        actor=actor,
-        actor_kind=actor_kind,
-        action=action,
-        target=target,
-        reason=reason,
-        details=stored_details,
-        prev_hash=last_hash,
-        hash=digest,
-    )
+    entry.seq = last_seq + 1
+    entry.prev_hash = last_hash
+    entry.hash = _entry_hash(entry)
     session.add(entry)
-    session.execute(update(AuditChainHead).where(AuditChainHead.id == _HEAD_ID).values(seq=seq, hash=digest))
+    session.execute(
+        update(AuditChainHead).where(AuditChainHead.id == _HEAD_ID).values(seq=entry.seq, hash=entry.hash)
+    )
     session.flush()
     return entry
 

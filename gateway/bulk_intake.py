@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from gateway.api.beschikking_models import BeschikkingIn
-from gateway.api.problems import FieldError, Problem, _field_path, _rule, validation_problem
+from gateway.api.problems import FieldError, Problem, field_error, validation_problem
 from gateway.intake import accept_beschikking
 from gateway.runtime import Runtime
 from gateway.store.database import is_sqlite, transaction
@@ -111,10 +111,7 @@ def parse_line(
 
 def _field_errors(exc: ValidationError) -> list[FieldError]:
     """As the single endpoint words them (``ctx``/``input`` dropped: they echo client data)."""
-    return [
-        FieldError(_field_path(tuple(err.get("loc", ()))), _rule(str(err.get("type"))), str(err.get("msg")))
-        for err in exc.errors()
-    ]
+    return [field_error(err) for err in exc.errors()]
 
 
 def _nummer_of(data: Any) -> str | None:
@@ -202,18 +199,23 @@ def import_lines(
     after_batch: Callable[[list[LineResult]], None] | None = None,
 ) -> Iterator[LineResult]:
     """Every line's result, lines numbered from 1 (blank lines are skipped, not numbered away)."""
+    for batch in numbered_batches(lines, batch_size):
+        results = process_batch(runtime, batch, api_client_id, convert)
+        if after_batch is not None:
+            after_batch(results)
+        yield from results
+
+
+def numbered_batches(
+    lines: Iterable[bytes | str], batch_size: int = DEFAULT_BATCH_SIZE
+) -> Iterator[list[tuple[int, bytes | str]]]:
+    """Non-blank lines with their number (from 1, blank lines counted), ``batch_size`` at a time."""
     batch: list[tuple[int, bytes | str]] = []
     for line_no, raw in enumerate(lines, start=1):
         if raw.strip():
             batch.append((line_no, raw))
         if len(batch) >= batch_size:
-            results = process_batch(runtime, batch, api_client_id, convert)
+            yield batch
             batch = []
-            if after_batch is not None:
-                after_batch(results)
-            yield from results
     if batch:
-        results = process_batch(runtime, batch, api_client_id, convert)
-        if after_batch is not None:
-            after_batch(results)
-        yield from results
+        yield batch

@@ -22,18 +22,14 @@ from sqlalchemy import select
 from gateway import __version__, tracing
 from gateway.api_keys import ALL_SCOPES, create_client
 from gateway.apikey_cli import apikey_app, retire_development_key
-from gateway.app import create_app
+from gateway.app import SCANNER_JOBS, create_app
 from gateway.audit_recorders import record_configuration
 from gateway.corv.quickstart import banner_line, mount_mock_hub
 from gateway.deadlines import OverdueScanner
 from gateway.delivery.assembly import build_worker
-from gateway.eigen_bijdrage import sweep_ended
 from gateway.log_setup import configure_logging
-from gateway.ops.alerts import evaluate_alerts
 from gateway.ops.cli_operator import operator_app
 from gateway.ops.operators import retire_development_operator, seed_development_operator
-from gateway.ops.replay import process_replay_jobs
-from gateway.retention import prune_when_due
 from gateway.runtime import Runtime
 from gateway.security_cli import audit_app, keys_app, prune_command
 from gateway.settings import (
@@ -164,9 +160,10 @@ def serve(
 ) -> None:
     """API and delivery worker in one process (migrates the database first)."""
     settings = _settings(host, port)
-    for problem in production_problems(settings):
+    problems = production_problems(settings)
+    for problem in problems:
         typer.echo(f"refusing to start: {problem}", err=True)
-    if production_problems(settings):
+    if problems:
         raise typer.Exit(2)
     runtime = _prepare(settings)
     worker = build_worker(runtime)
@@ -227,9 +224,7 @@ def worker() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _stop)
     scanner = threading.Thread(
-        target=OverdueScanner(
-            runtime, jobs=[sweep_ended, evaluate_alerts, process_replay_jobs, prune_when_due]
-        ).run,
+        target=OverdueScanner(runtime, jobs=list(SCANNER_JOBS)).run,
         args=(stop,),
         name="overdue-scanner",
         daemon=True,

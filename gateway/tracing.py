@@ -19,7 +19,6 @@ exporters.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,7 +27,7 @@ import httpx
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.bsn import passes_elfproef
+from gateway.bsn import mask_in_text
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
 
 AttributeValue = str | int | float | bool
 
-_NINE_DIGITS = re.compile(r"(?<![0-9])[0-9]{9}(?![0-9])")
 REDACTED = "[redacted]"
 
 
@@ -124,7 +122,7 @@ def shutdown() -> None:
 
 
 def _clean(value: AttributeValue) -> AttributeValue:
-    if isinstance(value, str) and any(passes_elfproef(m.group(0)) for m in _NINE_DIGITS.finditer(value)):
+    if isinstance(value, str) and mask_in_text(value) != value:  # holds a BSN (the one detector)
         return REDACTED
     return value
 

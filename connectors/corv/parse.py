@@ -107,7 +107,17 @@ def _name_of(tag: str) -> str:
 def parse_message(data: bytes | Path | IO[bytes], *, max_bytes: int = MAX_MESSAGE_BYTES) -> AnyMessage:
     """Parse and validate any message of the subset; :class:`StufError` (StUF055) when
     it is not well-formed, not one of ours, or fails our XSD."""
-    root = _load(data, max_bytes)
+    return message_of(load_message(data, max_bytes=max_bytes))
+
+
+def load_message(data: bytes | Path | IO[bytes], *, max_bytes: int = MAX_MESSAGE_BYTES) -> etree._Element:
+    """The parsed document, not yet validated: for a caller that checks the tree further
+    (the mock against the published XSD) without parsing a 112 MiB VTO twice."""
+    return _load(data, max_bytes)
+
+
+def message_of(root: etree._Element) -> AnyMessage:
+    """Validate a document from :func:`load_message` and read it (as :func:`parse_message`)."""
     qname = etree.QName(root)
     if qname.namespace == JZ_NS and qname.localname in _DI01:
         _validate(root, SCHEMA_JZ)

@@ -181,8 +181,10 @@ def render_vto(vto: Vto, out: BinaryIO, *, check: bool = True) -> None:
     caller discards the partial output).
     """
     if check:
-        check_vto(vto)
+        check_rules(vto)
     skeleton = _skeleton(vto)
+    if check:  # as check_vto, on the skeleton written below (built once)
+        validate(skeleton, SCHEMA_JZ)
     stuurgegevens, obj = skeleton[0], skeleton[1]
     relevant = obj.findall(Z + "heeftRelevant")
     # unbuffered: a buffered xmlfile keeps everything written to a Python file until close

@@ -149,18 +149,22 @@ def _soap_sized(element: etree._Element) -> bytes:
     return body
 
 
-def parse_soap_request(body: bytes, soap_action: str | None) -> InboundSoap:
+def parse_soap_request(
+    body: bytes, soap_action: str | None, root: etree._Element | None = None
+) -> InboundSoap:
     """Read an inbound SOAP request, or raise :class:`EnvelopeError` (IB007, RIN001).
 
     The operation follows from the Body's element; a SOAPAction header, when present,
-    must agree with it.
+    must agree with it. ``root``: the body already parsed (with :func:`parse_xml`) by a
+    caller that had to look inside first, so a large envelope is not parsed twice.
     """
     if len(body) > MAX_ENVELOPE_BYTES:
         raise EnvelopeError.of("IB007", f"request is {len(body)} bytes, limit is {MAX_ENVELOPE_BYTES}")
-    try:
-        root = parse_xml(body)
-    except XmlInputError as exc:
-        raise EnvelopeError.of("RIN001", str(exc)) from None
+    if root is None:
+        try:
+            root = parse_xml(body)
+        except XmlInputError as exc:
+            raise EnvelopeError.of("RIN001", str(exc)) from None
     element = _body_element(root)
     if element is None:
         raise EnvelopeError.of("RIN001", "not a SOAP 1.1 Envelope with one element in its Body")

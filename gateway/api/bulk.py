@@ -24,7 +24,7 @@ from gateway.api.auth import require_law, require_scope
 from gateway.api.beschikking_models import BeschikkingIn
 from gateway.api.problems import PROBLEM_JSON
 from gateway.api_keys import SCOPE_BESCHIKKINGEN_WRITE
-from gateway.bulk_intake import DEFAULT_BATCH_SIZE, MAX_LINE_BYTES, LineResult, Summary, process_batch
+from gateway.bulk_intake import MAX_LINE_BYTES, LineResult, Summary, numbered_batches, process_batch
 from gateway.runtime import Runtime
 from gateway.store.tables import ApiClient
 
@@ -84,21 +84,10 @@ async def post_bulk(
         spool.write(chunk)
     spool.seek(0)
 
-    def batches() -> Iterator[list[tuple[int, bytes | str]]]:
-        batch: list[tuple[int, bytes | str]] = []
-        for line_no, raw in enumerate(_lines(spool), start=1):
-            if raw.strip():
-                batch.append((line_no, raw))
-            if len(batch) >= DEFAULT_BATCH_SIZE:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
-
     async def results() -> AsyncIterator[bytes]:
         summary = Summary()
         try:
-            for batch in batches():
+            for batch in numbered_batches(_lines(spool)):
                 done: list[LineResult] = await run_in_threadpool(
                     process_batch, runtime, batch, client_id, permitted
                 )

@@ -54,5 +54,7 @@ async def ggk_soap(request: Request) -> Response:
         reason = f"{caller_name(request)} may not send {checked.message_type}"
         log.warning("chain_message_type_refused", endpoint="ggk", message_type=checked.message_type)
         return Response(render_fo03_fault("IB234", "client", reason), 500, media_type=SOAP_XML)
-    reply = await run_in_threadpool(handle_ggk_soap, runtime, body, request.headers.get("soapaction"))
+    reply = await run_in_threadpool(
+        handle_ggk_soap, runtime, body, request.headers.get("soapaction"), checked.root
+    )
     return Response(reply.body, reply.status_code, media_type=SOAP_XML)

@@ -7,6 +7,7 @@ BSN.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +96,12 @@ def _rule(error_type: str) -> str:
     return _RULE_NAMES.get(error_type, error_type.replace("_", "-"))
 
 
+def field_error(err: Mapping[str, Any]) -> FieldError:
+    """One pydantic error as a :class:`FieldError` (``ctx``/``input`` dropped: they echo client data)."""
+    message = str(err.get("msg", "invalid"))
+    return FieldError(_field_path(tuple(err.get("loc", ()))), _rule(str(err.get("type"))), message)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -104,15 +111,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = []
         for err in exc.errors():
-            # ``ctx``/``input`` are dropped on purpose: they would echo client data.
-            message = str(err.get("msg", "invalid"))
             if err.get("type") == "json_invalid":
-                message = "the body is not valid JSON"
-                errors.append(FieldError("body", "malformed-json", message))
+                errors.append(FieldError("body", "malformed-json", "the body is not valid JSON"))
                 continue
-            errors.append(
-                FieldError(_field_path(tuple(err.get("loc", ()))), _rule(str(err.get("type"))), message)
-            )
+            errors.append(field_error(err))
         if errors and all(e.rule == "malformed-json" for e in errors):
             problem = Problem(400, "malformed-json", "The body is not valid JSON", errors[0].message, errors)
         else:

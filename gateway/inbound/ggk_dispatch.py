@@ -9,6 +9,7 @@ A request that cannot be read is answered with a Fo03 and still stored, as inval
 from __future__ import annotations
 
 import structlog
+from lxml import etree
 
 from connectors.ggk import (
     EnvelopeError,
@@ -28,21 +29,31 @@ from gateway.runtime import Runtime
 log = structlog.get_logger("gateway.inbound")
 
 
-def handle_ggk_soap(runtime: Runtime, body: bytes, soap_action: str | None) -> SoapReply:
+def handle_ggk_soap(
+    runtime: Runtime, body: bytes, soap_action: str | None, root: etree._Element | None = None
+) -> SoapReply:
     """Process one SOAP request from the GGk and return what to answer.
+
+    ``root``: the body as the endpoint's pre-check already parsed it (parsed here otherwise).
 
     In a span ``ggk.inbound`` when tracing is on: the operation, the envelope's functie
     and referentienummer, and the outcome (``accepted``, or ``refused`` with the Fo03 code).
     """
     with tracing.span("ggk.inbound", {"gateway.party": "ggk"}) as span:
-        reply = _dispatch(runtime, body, soap_action, span)
+        reply = _dispatch(runtime, body, soap_action, root, span)
         span.set_attribute("gateway.outcome", "accepted" if reply.status_code < 300 else "refused")
         return reply
 
 
-def _dispatch(runtime: Runtime, body: bytes, soap_action: str | None, span: tracing.SpanHandle) -> SoapReply:
+def _dispatch(
+    runtime: Runtime,
+    body: bytes,
+    soap_action: str | None,
+    root: etree._Element | None,
+    span: tracing.SpanHandle,
+) -> SoapReply:
     try:
-        request = parse_soap_request(body, soap_action)
+        request = parse_soap_request(body, soap_action, root)
         span.set_attribute("gateway.operation", request.operation)
         if request.operation == "Fo01":
             return handle_fo01(runtime, body, parse_fo01(request.element))

@@ -32,9 +32,11 @@ _MARKUP_DECLARATIONS = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
 
 @dataclass(frozen=True, slots=True)
 class Prechecked:
-    """A request that may go on: its message type, when it could be read."""
+    """A request that may go on: its message type and parsed tree, when it could be read."""
 
     message_type: str | None
+    #: The parsed body, handed on to the dispatcher so it is not parsed a second time.
+    root: etree._Element | None = None
 
 
 def precheck(body: bytes) -> Prechecked:
@@ -48,7 +50,7 @@ def precheck(body: bytes) -> Prechecked:
         raise EnvelopeError.of("RIN001", str(exc)) from None
     except XmlInputError:
         return Prechecked(None)  # not well-formed: the dispatcher answers and records it
-    return Prechecked(_message_type(root))
+    return Prechecked(_message_type(root), root)
 
 
 def _check_encoding(body: bytes) -> None:

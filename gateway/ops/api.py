@@ -391,49 +391,42 @@ def post_acknowledge(
 # -- reports ---------------------------------------------------------------------
 
 
-def _report(
-    request: Request, dimension: str, date_from: date | None, date_until: date | None, law: str | None
-) -> reports.Report:
-    runtime = _runtime(request)
-    with runtime.sessions() as session:
-        return reports.build_report(
-            session,
-            runtime,
-            reports.ReportQuery(dimension=dimension, date_from=date_from, date_until=date_until, law=law),
-        )
-
-
 Dimension = Annotated[str, Query(description=", ".join(reports.DIMENSIONS))]
 Law = Annotated[str | None, Query(pattern="^(jeugdwet|wmo)$")]
 
 
-@router.get("/reports", summary="Counts, waiting and lead times per product, provider, gebiedsteam, law ...")
-def get_report(
-    request: Request,
-    _operator: Operator,
+def _report_query(
     dimension: Dimension = "product",
     date_from: date | None = None,
     date_until: date | None = None,
     law: Law = None,
-) -> JSONResponse:
-    report = _report(request, dimension, date_from, date_until, law)
+) -> reports.ReportQuery:
+    """FastAPI dependency: the query parameters both report routes (JSON and CSV) take."""
+    return reports.ReportQuery(dimension=dimension, date_from=date_from, date_until=date_until, law=law)
+
+
+ReportParams = Annotated[reports.ReportQuery, Depends(_report_query)]
+
+
+def _report(request: Request, query: reports.ReportQuery) -> reports.Report:
+    runtime = _runtime(request)
+    with runtime.sessions() as session:
+        return reports.build_report(session, runtime, query)
+
+
+@router.get("/reports", summary="Counts, waiting and lead times per product, provider, gebiedsteam, law ...")
+def get_report(request: Request, _operator: Operator, query: ReportParams) -> JSONResponse:
+    report = _report(request, query)
     return _json({**dataclasses.asdict(report), "chart": dataclasses.asdict(reports.chart_series(report))})
 
 
 @router.get("/reports.csv", summary="The same report as CSV (no BSNs)")
-def get_report_csv(
-    request: Request,
-    _operator: Operator,
-    dimension: Dimension = "product",
-    date_from: date | None = None,
-    date_until: date | None = None,
-    law: Law = None,
-) -> Response:
-    report = _report(request, dimension, date_from, date_until, law)
+def get_report_csv(request: Request, _operator: Operator, query: ReportParams) -> Response:
+    report = _report(request, query)
     return Response(
         reports.report_csv(report),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="report-{dimension}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="report-{query.dimension}.csv"'},
     )
 
 

@@ -29,9 +29,9 @@ from connectors.corv import (
     bv01,
     fo01,
     fo03,
-    parse_message,
     render_answer,
 )
+from connectors.corv.parse import load_message, message_of
 from connectors.corv.vto import check_rules
 from connectors.ebms import (
     CORV_SERVICE,
@@ -182,7 +182,8 @@ class Hub:
     def _process(self, header: MessageHeader, stuf: IO[bytes], record: Received) -> Reply:
         """The StUF level; ``stuf`` is the payload's spooled file (a VTO may be 112 MiB)."""
         try:
-            parsed = parse_message(stuf)
+            root = load_message(stuf)
+            parsed = message_of(root)
         except StufError as exc:
             sg = exc.stuurgegevens
             if header.action == "vtoDi01" and sg is not None:
@@ -211,7 +212,7 @@ class Hub:
         if isinstance(parsed, Vto):
             record.zaak_identificatie = parsed.zaak_identificatie
             self.vtos[header.message_id] = parsed
-            refusal = self._vto_fout(stuf, parsed)
+            refusal = self._vto_fout(root, parsed)
             if refusal is not None:
                 record.outcome = f"fo01:{refusal.code}"
                 self._schedule(header, sg, refusal)
@@ -222,11 +223,11 @@ class Hub:
         record.outcome = "bv01"
         return _reply(*build_ack(header, stuf_answer=render_answer(bv01(sg))))
 
-    def _vto_fout(self, stuf: IO[bytes], vto: Vto) -> Fout | None:
+    def _vto_fout(self, root: etree._Element, vto: Vto) -> Fout | None:
         """Why the Raad refuses this VTO (None: accepted)."""
         published = self._published_schema()
         if published is not None:
-            found = violations(published, _reparse(stuf))
+            found = violations(published, root)
             if found:
                 return Fout(code="StUF055", omschrijving=f"XSD: line {found[0].line}"[:200])
         try:
@@ -264,11 +265,6 @@ class Hub:
             conversation_id=header.conversation_id,
         )
         await self.outbox.send(outgoing)
-
-
-def _reparse(stuf: IO[bytes]) -> etree._ElementTree:
-    stuf.seek(0)
-    return etree.parse(stuf, etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True))
 
 
 def _reply(content_type: str, body: bytes) -> Reply:

@@ -159,6 +159,13 @@ class CorvStack:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def hub_send(self, what: str, body: dict[str, Any] | None = None) -> Any:
+        """Have the mock hub send a message (``/_mock/corv/send/{what}``); its send record."""
+        assert self.mock is not None
+        response = self.mock.post(f"/_mock/corv/send/{what}", json=body or {})
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def events(self, prefix: str = "corv.") -> list[dict[str, Any]]:
         """This test's events (after ``mark["event"]``) whose type starts with ``prefix``."""
         items: list[dict[str, Any]] = self.get("/api/v1/events", after=self.mark["event"], limit=1000)[

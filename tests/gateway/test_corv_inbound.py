@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import func, select
 
 from gateway.store.corv_tables import CorvInbound
@@ -13,20 +11,13 @@ from tests.gateway.corv_stack import CorvStack, corv_stack, shared_corv_stack, v
 __all__ = ["corv_stack", "shared_corv_stack"]  # fixtures: one stack per module and database
 
 
-def _send(stack: CorvStack, what: str, body: dict[str, Any] | None = None) -> Any:
-    assert stack.mock is not None
-    response = stack.mock.post(f"/_mock/corv/send/{what}", json=body or {})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def test_notificaties_link_to_their_vto_or_stay_unmatched_and_notificatiejr_is_stored(
     corv_stack: CorvStack,
 ) -> None:
     stack = corv_stack
     created = stack.accepted_vto(vto_body("ZAAK-SERIE"))
     stack.wait_vto(created["id"], "accepted")
-    answers = _send(stack, "notificaties", {"zaak_identificatie": "ZAAK-SERIE"})
+    answers = stack.hub_send("notificaties", {"zaak_identificatie": "ZAAK-SERIE"})
     assert [(a["status"], a["answer_berichtcode"]) for a in answers] == [("acked", "Bv01")] * 3
     detail = stack.vto(created["id"])
     assert [n["inhoud"]["status"] for n in detail["notificaties"]] == [
@@ -41,8 +32,8 @@ def test_notificaties_link_to_their_vto_or_stay_unmatched_and_notificatiejr_is_s
     assert stack.events("corv.notificatie.onbekende_zaak") == []
 
     # ambtshalve (no zaak of ours) and an unknown zaak: stored unmatched, shown to operators
-    assert _send(stack, "ambtshalve", {"status": "Intake afgerond"})["answer_berichtcode"] == "Bv01"
-    answer = _send(stack, "notificatie", {"zaak_identificatie": "ZAAK-NOOIT-GEZIEN"})
+    assert stack.hub_send("ambtshalve", {"status": "Intake afgerond"})["answer_berichtcode"] == "Bv01"
+    answer = stack.hub_send("notificatie", {"zaak_identificatie": "ZAAK-NOOIT-GEZIEN"})
     assert answer["answer_berichtcode"] == "Bv01"
     unmatched = stack.new_items("/api/v1/corv/notificaties", status="unmatched")
     assert [(n["zaak_identificatie"], n["inhoud"]["ambtshalve"]) for n in unmatched] == [
@@ -55,7 +46,7 @@ def test_notificaties_link_to_their_vto_or_stay_unmatched_and_notificatiejr_is_s
     assert stack.get(unmatched[0]["href"])["id"] == unmatched[0]["id"]
 
     # jeugdreclassering
-    assert _send(stack, "notificatiejr", {"toezichtsoort": "07"})["answer_berichtcode"] == "Bv01"
+    assert stack.hub_send("notificatiejr", {"toezichtsoort": "07"})["answer_berichtcode"] == "Bv01"
     [item] = stack.new_items("/api/v1/corv/notificaties", soort="notificatiejr")
     assert item["inhoud"]["toezichtsoort"] == "07"
     [event] = stack.wait_events("corv.notificatiejr.ontvangen")
@@ -64,7 +55,7 @@ def test_notificaties_link_to_their_vto_or_stay_unmatched_and_notificatiejr_is_s
 
 def test_a_zorgmelding_gets_bv01_and_its_terugkoppeling_is_accepted(corv_stack: CorvStack) -> None:
     stack = corv_stack
-    sent = _send(stack, "zorgmelding", {"kenmerk": "ZM-POLITIE-42"})
+    sent = stack.hub_send("zorgmelding", {"kenmerk": "ZM-POLITIE-42"})
     assert (sent["status"], sent["answer_berichtcode"]) == ("acked", "Bv01")
     [melding] = stack.new_items("/api/v1/corv/zorgmeldingen", status="open")
     assert melding["kenmerk"] == "ZM-POLITIE-42"
@@ -97,13 +88,13 @@ def test_a_zorgmelding_gets_bv01_and_its_terugkoppeling_is_accepted(corv_stack: 
 
 def test_duplicates_get_stuf016_or_the_same_ack_and_no_second_event(corv_stack: CorvStack) -> None:
     stack = corv_stack
-    first = _send(stack, "notificatie", {"zaak_identificatie": "ZAAK-DUP"})
+    first = stack.hub_send("notificatie", {"zaak_identificatie": "ZAAK-DUP"})
     assert first["answer_berichtcode"] == "Bv01"
     # an ebMS retry (same MessageId, same bytes) -> the stored answer again (Bv01), not processed
-    retry = _send(stack, "duplicate", {"mode": "same_message_id"})
+    retry = stack.hub_send("duplicate", {"mode": "same_message_id"})
     assert (retry["message_id"], retry["answer_berichtcode"]) == (first["message_id"], "Bv01")
     # the same StUF (zender + referentienummer) under a new ebMS MessageId -> Fo03 StUF016
-    dup = _send(stack, "duplicate", {"mode": "same_referentienummer"})
+    dup = stack.hub_send("duplicate", {"mode": "same_referentienummer"})
     assert dup["message_id"] != first["message_id"]
     assert (dup["status"], dup["answer_berichtcode"], dup["answer_code"]) == ("acked", "Fo03", "StUF016")
     assert len(stack.wait_events("corv.notificatie.onbekende_zaak")) == 1

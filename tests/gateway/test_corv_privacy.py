@@ -55,21 +55,14 @@ def _document_forms(document: bytes) -> list[bytes]:
     return [document[:24], base64.b64encode(document)[:32]]
 
 
-def _send(stack: CorvStack, what: str, body: dict[str, Any] | None = None) -> Any:
-    assert stack.mock is not None
-    response = stack.mock.post(f"/_mock/corv/send/{what}", json=body or {})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def _round_trip(stack: CorvStack, zaak: str, *, terugkoppeling: bool = True) -> dict[str, Any]:
     """VTO -> Bv01, its notificaties, a notificatiejr and a zorgmelding (+ terugkoppeling)."""
     created = stack.accepted_vto(vto_body(zaak))
     stack.wait_vto(created["id"], "accepted")
-    answers = _send(stack, "notificaties", {"zaak_identificatie": zaak})
+    answers = stack.hub_send("notificaties", {"zaak_identificatie": zaak})
     assert [a["answer_berichtcode"] for a in answers] == ["Bv01"] * 3
-    assert _send(stack, "notificatiejr", {})["answer_berichtcode"] == "Bv01"
-    assert _send(stack, "zorgmelding", {"kenmerk": f"ZM-{zaak}"})["answer_berichtcode"] == "Bv01"
+    assert stack.hub_send("notificatiejr", {})["answer_berichtcode"] == "Bv01"
+    assert stack.hub_send("zorgmelding", {"kenmerk": f"ZM-{zaak}"})["answer_berichtcode"] == "Bv01"
     [melding] = [
         m
         for m in stack.get("/api/v1/corv/zorgmeldingen", status="open")["items"]
@@ -117,7 +110,7 @@ def test_corv_tables_hold_no_plaintext_bsn_name_or_document_and_logs_no_bsn(
         # a message failing its XSD, with a BSN in it: its payload and error are stored too
         assert stack.mock is not None
         stuf = _raw_zorgmelding_with_bsn()
-        answer = _send(stack, "raw", {"stuf": stuf, "action": "zorgmeldingDi01"})
+        answer = stack.hub_send("raw", {"stuf": stuf, "action": "zorgmeldingDi01"})
         assert answer["answer_code"] == "StUF055"
         # the gateway itself still reads everything back (the columns decrypt)
         with stack.runtime.sessions() as session:

@@ -9,31 +9,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from connectors.ggk import parse_soap_response
-from mocks.ggk import MockGgkConfig, create_app
 from mocks.ggk.faults import EXCLUSIVE, FaultInjector, Faults
-from tests.live_server import live_server
-from tests.mocks.test_mock_ggk import BSN, Receiver, Setup, di01, jw301, retour_of
+from tests.mocks import test_mock_ggk
+from tests.mocks.test_mock_ggk import BSN, Setup, di01, jw301, retour_of
 
-
-@pytest.fixture
-def ggk() -> Iterator[Setup]:
-    receiver = Receiver()
-    with live_server(receiver.app()) as receiver_url:
-        config = MockGgkConfig(
-            callback_url=f"{receiver_url}/ggk/soap",
-            retour_delay_s=0.05,
-            callback_backoff_s=0.05,
-            callback_attempts=5,
-        )
-        app = create_app(config)
-        with live_server(app) as base_url, httpx.Client() as http:
-            yield Setup(base_url, receiver, app.state.ggk, http)
+#: The mock GGk with a callback receiver, as its own tests use it.
+ggk = test_mock_ggk.ggk
 
 
 def _faults(ggk: Setup, **faults: object) -> dict[str, object]:
