@@ -23,6 +23,7 @@ from gateway.ops.operators import OperatorInfo, Role, require_role
 from gateway.ops.replay import NOT_REPLAYED_PARTIES, REPLAYABLE_STATES
 from gateway.ops.search import MessageRow, row_of
 from gateway.runtime import Runtime
+from gateway.store.cak_tables import CakMelding
 from gateway.store.corv_tables import CorvInbound, CorvVto
 from gateway.store.ops_tables import RouteControl
 from gateway.store.tables import Beschikking, Event, InboundMessage, Message, MessageState, MessageToewijzing
@@ -285,14 +286,14 @@ def _related(
                 )
             )
     links += [RelatedLink("replayed_as", r.id, None, r.message_type, r.state, r.created_at) for r in replays]
-    # A correction that names the message it corrects, where a party's table says so.
-    other_id = getattr(m, "corrigeert_id", None)
-    if isinstance(other_id, int):
-        other = session.get(Message, other_id)
-        if other is not None:
-            links.append(
-                RelatedLink("corrigeert", other.id, None, other.message_type, other.state, other.created_at)
-            )
+    # A correction names the message it corrects (CAK herstel: ``cak_meldingen``).
+    melding = session.scalar(select(CakMelding).where(CakMelding.message_id == m.id))
+    other_id = melding.corrects_message_id if melding is not None else None
+    other = session.get(Message, other_id) if other_id is not None else None
+    if other is not None:
+        links.append(
+            RelatedLink("corrigeert", other.id, None, other.message_type, other.state, other.created_at)
+        )
     links += _corv_links(session, m)
     toewijzing_ids = [link.toewijzing_id for link in m.toewijzing_links]
     if toewijzing_ids:

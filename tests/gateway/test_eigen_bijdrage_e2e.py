@@ -18,6 +18,7 @@ import pytest
 
 from gateway.clock import NL, local_today
 from gateway.deadlines import add_calendar_months
+from gateway.ops.detail import message_detail
 from tests.conftest import AUTH, BSN, beschikking_body
 from tests.gateway.stack import Stack, running_stack
 
@@ -189,6 +190,12 @@ def test_herstel_invited_corrected_linked_and_answered(stack: Stack) -> None:
     meldingen = {m["bericht"]["id"]: m for m in stand(stack)["meldingen"]}
     assert meldingen[old["id"]]["gecorrigeerd_door"] == new["id"]
     assert meldingen[new["id"]]["corrigeert"] == old["id"] and meldingen[new["id"]]["datum"] == "2026-12-02"
+    # Operators see the same link in the message detail.
+    with stack.runtime.sessions() as session:
+        related = message_detail(session, stack.runtime, new["id"]).related
+    assert [(r.relation, r.message_id) for r in related if r.relation == "corrigeert"] == [
+        ("corrigeert", old["id"])
+    ]
     received = mock_cak(stack, "meldingen", 2)
     assert received[1]["herstel_van"] == received[0]["bericht_identificatie"]
     assert [m["toegepast"] for m in received] == [False, True]

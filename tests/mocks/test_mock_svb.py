@@ -124,7 +124,12 @@ def test_a_tkb_failing_its_xsd_earns_a_fo01_stuf055(mock: Setup) -> None:
     while mock.gateway.fo01s == 0:
         assert time.monotonic() < deadline, "no Fo01"
         time.sleep(0.02)
-    received = {r["referentienummer"]: r for r in mock.get("/_mock/received")}
+    # The mock records the outcome just after its Fo01 went out: wait for that write too.
+    while True:
+        received = {r["referentienummer"]: r for r in mock.get("/_mock/received")}
+        if received[h.referentienummer]["outcome"] != "accepted" or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     assert received[h.referentienummer]["outcome"] == "fo01_sent:StUF055"
 
 
