@@ -50,7 +50,7 @@ def parse_xml(data: bytes, *, max_bytes: int = MAX_XML_BYTES) -> etree._Element:
     docinfo = root.getroottree().docinfo
     if docinfo.internalDTD is not None or docinfo.doctype:
         raise HostileXmlError("a DOCTYPE is not allowed")
-    if _depth_exceeds(root, MAX_XML_DEPTH):
+    if depth_exceeds(root, MAX_XML_DEPTH):
         raise HostileXmlError(f"nesting deeper than {MAX_XML_DEPTH} levels")
     return root
 
@@ -58,7 +58,7 @@ def parse_xml(data: bytes, *, max_bytes: int = MAX_XML_BYTES) -> etree._Element:
 _DEPTH_PROBE = etree.XPath("boolean(" + "/*" * (MAX_XML_DEPTH + 1) + ")")
 
 
-def _depth_exceeds(root: etree._Element, limit: int) -> bool:
+def depth_exceeds(root: etree._Element, limit: int) -> bool:
     """Whether any element lies deeper than ``limit`` levels (evaluated in libxml2, not Python)."""
     if limit != MAX_XML_DEPTH:
         return bool(etree.XPath("boolean(" + "/*" * (limit + 1) + ")")(root))

@@ -48,6 +48,7 @@ from connectors.corv.model import (
 )
 from connectors.corv.names import JZ_NS, NSMAP, SCHEMA_JZ, SCHEMA_STUF, STUF_NS
 from connectors.corv.validation import validate
+from connectors.xml_input import MAX_XML_DEPTH, depth_exceeds
 
 #: Larger than any message of this subset (a VTO is ~115 MB).
 MAX_MESSAGE_BYTES = 125 * 1024 * 1024
@@ -82,6 +83,10 @@ def _load(data: bytes | Path | IO[bytes], max_bytes: int) -> etree._Element:
     docinfo = tree.getroot().getroottree().docinfo
     if docinfo.internalDTD is not None or docinfo.doctype:
         raise StufError("a DOCTYPE is not allowed")
+    # huge_tree (needed for the base64 documents, text nodes of up to 28 MB) also lifts
+    # libxml2's own depth limit from 256 to 2048; no jz0100 message nests beyond ~12 levels.
+    if depth_exceeds(tree.getroot(), MAX_XML_DEPTH):
+        raise StufError(f"nesting deeper than {MAX_XML_DEPTH} levels")
     return tree.getroot()
 
 

@@ -97,3 +97,28 @@ def test_a_payload_failing_its_xsd_gets_fo03_stuf055(database_url: str, tmp_path
             assert session.scalar(select(func.count()).select_from(CorvZorgmelding)) == 0
             assert session.scalar(select(func.count()).select_from(Event)) == 0
             assert session.scalars(select(CorvInbound.status)).all() == ["invalid"]
+
+
+def test_hostile_payloads_are_refused_and_store_nothing(database_url: str, tmp_path: Path) -> None:
+    """The CORV side of tests/gateway/test_hostile_xml.py: entities, XXE and deep nesting in
+    the StUF payload are answered StUF055 without being expanded, followed or stored."""
+    zorgmelding = _zorgmelding().decode()
+    body_start = zorgmelding.index("<ZKN:bron>")
+    hostile = {
+        "xxe": zorgmelding.replace(
+            "<?xml version='1.0' encoding='UTF-8'?>",
+            "<?xml version='1.0' encoding='UTF-8'?><!DOCTYPE x SYSTEM 'file:///etc/passwd'>",
+        ),
+        "deep": zorgmelding[:body_start] + "<a>" * 80 + "</a>" * 80 + zorgmelding[body_start:],
+    }
+    assert hostile["xxe"] != zorgmelding
+    with running_corv_stack(database_url, tmp_path) as stack:
+        assert stack.mock is not None
+        for name, stuf in hostile.items():
+            answer = stack.mock.post(
+                "/_mock/corv/send/raw", json={"stuf": stuf, "action": "zorgmeldingDi01"}
+            ).json()
+            assert (answer["status"], answer["answer_code"]) == ("acked", "StUF055"), name
+        with stack.runtime.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(CorvZorgmelding)) == 0
+            assert session.scalar(select(func.count()).select_from(Event)) == 0
