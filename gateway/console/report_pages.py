@@ -21,7 +21,7 @@ from gateway.ops.reports import DIMENSIONS, Report, ReportQuery, build_report, r
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
-ALERT_KINDS = (AlertKind.OVERDUE, AlertKind.PARKED, AlertKind.ROUTE_FAILING)
+ALERT_KINDS = (AlertKind.OVERDUE, AlertKind.PARKED, AlertKind.ROUTE_FAILING, AlertKind.CORV_UNMATCHED)
 ALERT_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 LAWS = ("jeugdwet", "wmo")
 CHART_ROWS = 15

@@ -14,6 +14,11 @@ parked         a message                    its attempt count (re-parked after a
                                             unpark and a new attempt = a new alert)
 route_failing  a route                      the last successful delivery before the
                                             failures (a success ends the episode)
+corv_unmatched a CORV notificatie naming a  - (received once)
+               zaak of ours that matches no
+               VTO (ambtshalve ones, without
+               a zaak of ours, are ordinary
+               traffic: event only)
 ============== ============================ ============================================
 
 Each new alert becomes an event ``alert.raised`` (fanned out to webhooks like every
@@ -39,6 +44,7 @@ from gateway.ops.audit_trail import audit
 from gateway.ops.errors import Conflict, NotFound
 from gateway.ops.operators import OperatorInfo, Role, require_role
 from gateway.runtime import Runtime
+from gateway.store.corv_tables import CorvInbound
 from gateway.store.database import transaction
 from gateway.store.ops_tables import OpsAlert
 from gateway.store.tables import DeliveryAttempt, Message, MessageState
@@ -56,6 +62,7 @@ class AlertKind:
     OVERDUE = "overdue"
     PARKED = "parked"
     ROUTE_FAILING = "route_failing"
+    CORV_UNMATCHED = "corv_unmatched"
 
 
 class AlertStatus:
@@ -253,6 +260,7 @@ def _candidates(session: Session, runtime: Runtime) -> list[dict[str, Any]]:
                         "count": p.attempts,
                     }
                 )
+    found += _unmatched_notificaties(session)
     for failing in failing_routes(session, runtime).values():
         version = failing.last_success.isoformat() if failing.last_success else "never"
         found.append(
@@ -272,6 +280,41 @@ def _candidates(session: Session, runtime: Runtime) -> list[dict[str, Any]]:
             }
         )
     return found
+
+
+def _unmatched_notificaties(session: Session) -> list[dict[str, Any]]:
+    """A notificatie about a zaak we never sent a VTO for: a typo in the Raad's reference
+    or a VTO sent outside the gateway - an operator must link it by hand."""
+    rows = session.execute(
+        select(CorvInbound.id, CorvInbound.zaak_identificatie, CorvInbound.received_at).where(
+            CorvInbound.soort == "notificatie",
+            CorvInbound.koppeling == "unmatched",
+            CorvInbound.status == "accepted",
+            CorvInbound.zaak_identificatie.is_not(None),
+        )
+    ).all()
+    if not rows:
+        return []
+    keys = {row.id: f"{AlertKind.CORV_UNMATCHED}:corv_inbound:{row.id}" for row in rows}
+    taken = set(session.scalars(select(OpsAlert.alert_key).where(OpsAlert.alert_key.in_(keys.values()))))
+    return [
+        {
+            "alert_key": keys[row.id],
+            "kind": AlertKind.CORV_UNMATCHED,
+            "route": None,
+            "message_id": None,
+            "deadline_id": None,
+            "summary": (
+                f"CORV notificatie {row.id} names zaak {row.zaak_identificatie}, which matches no VTO "
+                f"(GET /api/v1/corv/notificaties/{row.id})"
+            ),
+            "window_start": row.received_at,
+            "window_end": row.received_at,
+            "count": 1,
+        }
+        for row in rows
+        if keys[row.id] not in taken
+    ]
 
 
 def evaluate_alerts(runtime: Runtime) -> int:
@@ -333,7 +376,7 @@ def _iso(moment: datetime | None) -> str | None:
 def list_alerts(
     session: Session, *, status: str | None = None, kind: str | None = None, limit: int = 100
 ) -> list[AlertInfo]:
-    """Newest first; ``status`` open | acknowledged, ``kind`` overdue | parked | route_failing."""
+    """Newest first; ``status`` open | acknowledged; ``kind`` one of :class:`AlertKind`."""
     query = select(OpsAlert).order_by(OpsAlert.id.desc()).limit(limit)
     if status:
         query = query.where(OpsAlert.status == status)

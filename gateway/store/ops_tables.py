@@ -110,7 +110,7 @@ class ReplayJobItem(Base):
 class OpsAlert(Base):
     """Something an operator should look at; raised once per ``alert_key``.
 
-    ``kind``: overdue | parked | route_failing. ``status``: open | acknowledged.
+    ``kind``: overdue | parked | route_failing | corv_unmatched. ``status``: open | acknowledged.
     """
 
     __tablename__ = "ops_alerts"

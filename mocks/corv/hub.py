@@ -219,17 +219,20 @@ class Hub:
                 return _reply(*build_ack(header))
         elif isinstance(parsed, Terugkoppeling):
             record.zaak_identificatie = parsed.zaak_identificatie
+            fout = self._published_fout(root)
+            if fout is not None:
+                # The compliance platform checks every message against the published XSDs.
+                record.outcome = f"fo03:{fout.code}"
+                return _reply(*build_ack(header, stuf_answer=render_answer(fo03(sg, fout))))
             self.terugkoppelingen[header.message_id] = parsed
         record.outcome = "bv01"
         return _reply(*build_ack(header, stuf_answer=render_answer(bv01(sg))))
 
     def _vto_fout(self, root: etree._Element, vto: Vto) -> Fout | None:
         """Why the Raad refuses this VTO (None: accepted)."""
-        published = self._published_schema()
-        if published is not None:
-            found = violations(published, root)
-            if found:
-                return Fout(code="StUF055", omschrijving=f"XSD: line {found[0].line}"[:200])
+        fout = self._published_fout(root)
+        if fout is not None:
+            return fout
         try:
             check_rules(vto)
         except StufError as exc:
@@ -239,6 +242,15 @@ class Hub:
         if self.behaviour.reject_vtos:
             self.behaviour.reject_vtos -= 1
             return Fout(code=self.behaviour.reject_code, omschrijving=self.behaviour.reject_omschrijving)
+        return None
+
+    def _published_fout(self, root: etree._Element) -> Fout | None:
+        """StUF055 when the message breaks the published jz0100 XSDs (when configured)."""
+        published = self._published_schema()
+        if published is not None:
+            found = violations(published, root)
+            if found:
+                return Fout(code="StUF055", omschrijving=f"XSD: line {found[0].line}"[:200])
         return None
 
     def _published_schema(self) -> etree.XMLSchema | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from gateway.ops.alerts import evaluate_alerts, list_alerts
 from gateway.store.corv_tables import CorvInbound
 from tests.conftest import AUTH
 from tests.gateway.corv_stack import CorvStack, corv_stack, shared_corv_stack, vto_body
@@ -44,6 +45,14 @@ def test_notificaties_link_to_their_vto_or_stay_unmatched_and_notificatiejr_is_s
     events = stack.wait_events("corv.notificatie.onbekende_zaak", 2)
     assert [e["data"]["ambtshalve"] for e in events] == [True, False]
     assert stack.get(unmatched[0]["href"])["id"] == unmatched[0]["id"]
+    # the unknown zaak (not the ambtshalve one) is an operator alert, raised once
+    for _ in range(2):
+        evaluate_alerts(stack.runtime)
+        with stack.runtime.sessions() as session:
+            alerts = list_alerts(session, kind="corv_unmatched")
+        assert [a.summary.split(",")[0] for a in alerts] == [
+            f"CORV notificatie {unmatched[1]['id']} names zaak ZAAK-NOOIT-GEZIEN"
+        ]
 
     # jeugdreclassering
     assert stack.hub_send("notificatiejr", {"toezichtsoort": "07"})["answer_berichtcode"] == "Bv01"
