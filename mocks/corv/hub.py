@@ -219,11 +219,11 @@ class Hub:
                 return _reply(*build_ack(header))
         elif isinstance(parsed, Terugkoppeling):
             record.zaak_identificatie = parsed.zaak_identificatie
-            fout = self._published_fout(root)
-            if fout is not None:
+            broken = self._published_fout(root)
+            if broken is not None:
                 # The compliance platform checks every message against the published XSDs.
-                record.outcome = f"fo03:{fout.code}"
-                return _reply(*build_ack(header, stuf_answer=render_answer(fo03(sg, fout))))
+                record.outcome = f"fo03:{broken.code}"
+                return _reply(*build_ack(header, stuf_answer=render_answer(fo03(sg, broken))))
             self.terugkoppelingen[header.message_id] = parsed
         record.outcome = "bv01"
         return _reply(*build_ack(header, stuf_answer=render_answer(bv01(sg))))
