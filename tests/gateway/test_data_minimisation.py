@@ -73,3 +73,47 @@ def test_a_301_carries_only_its_own_client(api: httpx.Client, runtime: Runtime) 
     by_bsn = {m.payload.count(b"999900018") > 0: m.payload for m in messages}
     assert b"Jansen" not in by_bsn[True] and BSN.encode() not in by_bsn[True]
     assert b"Bakker" not in by_bsn[False] and b"999900018" not in by_bsn[False]
+
+
+def test_no_internal_field_leaves_the_gateway_in_any_message(api: httpx.Client, runtime: Runtime) -> None:
+    """The aanbieder (WMO301), the SVB (WMO458 TKB) and the CAK (WMO405) for one ZIN + PGB
+    decision: none gets the gebiedsteam, the keyed BSN hash or the API client; the SVB, like
+    the CAK, gets no contact details, referrer or the gemeente's remarks."""
+    body: dict[str, Any] = copy.deepcopy(
+        beschikking_body(wet="wmo", commentaar="Let op: hond in huis", gebiedsteam="Team-Noord-Geheim")
+    )
+    body["client"].update(CONTACT_DETAILS, geboortedatum="1948-02-02")
+    body["client"]["vertegenwoordiger"] = {
+        "naam": {"achternaam": "Jansen", "voorletters": "K"},
+        "relatie": "bewindvoerder",
+    }
+    body["verwijzer"] = {"type": "01", "naam": "Wijkteam Noord"}
+    body["producten"] = [
+        {
+            "categorie": "02",
+            "code": "02A01",
+            "aanbieder_agb": "99990001",
+            "omvang": {"volume": 3, "eenheid": "04", "frequentie": "2"},
+        },
+        {
+            "categorie": "03",
+            "code": "03A01",
+            "leveringsvorm": "PGB",
+            "hulpverlener": "zelfstandige",
+            "omvang": {"volume": 3, "eenheid": "04", "frequentie": "2"},
+        },
+    ]
+    response = api.post("/api/v1/beschikkingen", json=body, headers=AUTH)
+    assert response.status_code == 201, response.text
+    with runtime.sessions() as session:
+        messages = session.scalars(select(Message).order_by(Message.id)).all()
+        sent = {m.message_type: m.payload + m.wire_body for m in messages}
+        bsn_hash = messages[0].bsn_hash
+    assert set(sent) == {"WMO301", "WMO458", "WMO405"}
+    assert bsn_hash
+    for message_type, wire in sent.items():
+        assert BSN.encode() in wire, message_type  # the one identifier every party needs
+        for internal in (b"Team-Noord-Geheim", bsn_hash.encode(), b"test-backoffice"):
+            assert internal not in wire, (message_type, internal)
+    for not_needed in (b"0791234567", b"example.org", b"hond", b"Wijkteam"):
+        assert not_needed not in sent["WMO458"], not_needed
