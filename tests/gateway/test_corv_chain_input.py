@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,51 @@ def test_hostile_payloads_are_refused_and_store_nothing(database_url: str, tmp_p
         with stack.runtime.sessions() as session:
             assert session.scalar(select(func.count()).select_from(CorvZorgmelding)) == 0
             assert session.scalar(select(func.count()).select_from(Event)) == 0
+
+
+def _stuf_answer(response: Any) -> str:
+    """The StUF answer's berichtcode/foutcode carried with the ebMS acknowledgement."""
+    with parse_message(response.headers["content-type"], response.content) as answer:
+        assert answer.kind is MessageKind.ACK
+        assert answer.payload is not None
+        stuf = answer.payload.read()
+    for code in ("StUF016", "Fo03", "Bv01"):
+        if code.encode() in stuf:
+            return code
+    raise AssertionError(stuf[:300])
+
+
+def test_message_ids_are_remembered_for_the_partys_retry_window_then_the_stuf_reference_still_counts(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The ebMS MessageId is kept (1 + retries) x interval (here 4 x 0.2 s); after that a
+    late copy is processed again, and the StUF layer (zender + referentienummer) refuses it
+    with StUF016, so it is still not taken twice."""
+    with gateway_only(database_url, tmp_path) as stack:
+        header = MessageHeader.new(
+            from_party=CORV_OIN, to_party=GEMEENTE_OIN, cpa_id="CPA-CORV-0637", action="zorgmeldingDi01"
+        )
+        content_type, body = build_user_message(header, [Payload(_zorgmelding("CORV-window-1"))])
+
+        def send() -> Any:
+            return stack.api.post("/corv/ebms", content=body, headers={**EBXML, "Content-Type": content_type})
+
+        sent_at = stack.runtime.clock.now()
+        assert _stuf_answer(send()) == "Bv01"
+        with stack.runtime.sessions() as session:
+            remembered = session.get(CorvReceived, header.message_id)
+            assert remembered is not None
+            # counted from arrival: at least the window after we sent it, and not much more
+            expires_at = remembered.expires_at
+            window = (expires_at - sent_at).total_seconds()
+            assert 0.8 <= window < 5, window
+        assert _stuf_answer(send()) == "Bv01"  # within the window: the stored answer, not processed
+        time.sleep(max(0.0, (expires_at - stack.runtime.clock.now()).total_seconds()) + 0.05)
+        assert _stuf_answer(_post(stack, CORV_OIN)) == "Bv01"  # any later message prunes expired ids
+        with stack.runtime.sessions() as session:
+            assert session.get(CorvReceived, header.message_id) is None
+        assert _stuf_answer(send()) == "StUF016"  # processed again, refused by the StUF reference
+        with stack.runtime.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(CorvZorgmelding)) == 2
+            statuses = session.scalars(select(CorvInbound.status).order_by(CorvInbound.id)).all()
+            assert statuses == ["accepted", "accepted", "duplicate"]
