@@ -6,8 +6,9 @@ failures goes through first; then an operator logs in, looks at the overview, se
 by BSN, opens a parked message, replays it, follows the job to the end and checks the
 new message was answered and is linked to the original.
 
-With ``CONSOLE_SCREENSHOTS=1`` the main pages are saved to ``docs/screenshots/``
-(otherwise nothing is written, so CI leaves the tree clean). Without ``/usr/bin/chromium``
+The main pages are saved as screenshots: to this run's temporary directory (its path is
+printed), or with ``CONSOLE_SCREENSHOTS=1`` to ``docs/screenshots/`` to refresh the
+README's images (so CI leaves the tree clean). Without ``/usr/bin/chromium``
 the test is skipped with the reason - unless ``GATEWAY_REQUIRE_BROWSER=1`` (CI), which
 makes it fail instead. Playwright never downloads a browser here.
 """
@@ -80,10 +81,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         yield running, produce_traffic(running)
 
 
+_shots: list[Path] = []
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = SCREENSHOTS if os.environ.get("CONSOLE_SCREENSHOTS") == "1" else tmp_path_factory.mktemp("shots")
+    folder.mkdir(parents=True, exist_ok=True)
+    _shots[:] = [folder]
+    yield folder
+    print(f"console screenshots: {folder}")
+
+
 def _shot(page: Any, name: str) -> None:
-    if os.environ.get("CONSOLE_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    path = _shots[0] / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
 
 def _login(page: Any, base: str, name: str, shot: str | None = None) -> None:
@@ -98,7 +111,7 @@ def _login(page: Any, base: str, name: str, shot: str | None = None) -> None:
 
 
 def test_operator_finds_a_parked_message_replays_it_and_sees_it_answered(
-    browser: Any, stack: tuple[Stack, Traffic]
+    browser: Any, stack: tuple[Stack, Traffic], screenshots: Path
 ) -> None:
     running, traffic = stack
     base = running.gateway_url
@@ -176,6 +189,17 @@ def test_operator_finds_a_parked_message_replays_it_and_sees_it_answered(
         assert "99990003" in report and "Total" in report
         assert page.locator("svg.chart rect.chart-bar").count() >= 3
         _shot(page, "reports")
+        main_pages = {
+            "login",
+            "overview",
+            "search",
+            "detail",
+            "replay-confirm",
+            "replay-job",
+            "alerts",
+            "reports",
+        }
+        assert {shot.stem for shot in screenshots.glob("*.png")} >= main_pages
         assert errors == []  # no script errors, no CSP violations
     finally:
         context.close()
