@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from connectors.ggk import MAX_ENVELOPE_BYTES, EnvelopeError, render_fo03_fault
 from gateway.inbound.ggk_dispatch import handle_ggk_soap
 from gateway.inbound.ggk_precheck import precheck
+from gateway.inbound.ggk_retours import SoapReply
 from gateway.runtime import Runtime
 from gateway.tls.access import caller_name, may_post
 
@@ -45,16 +46,19 @@ async def ggk_soap(request: Request) -> Response:
         return Response(
             render_fo03_fault(error.code, error.plek, error.omschrijving), 500, media_type=SOAP_XML
         )
+    reply = await run_in_threadpool(_take, request, runtime, body)
+    return Response(reply.body, reply.status_code, media_type=SOAP_XML)
+
+
+def _take(request: Request, runtime: Runtime, body: bytes) -> SoapReply:
+    """Pre-check, allow-list and processing in one worker-thread hop (not two) per request."""
     try:
-        checked = await run_in_threadpool(precheck, body)
+        checked = precheck(body)
     except EnvelopeError as exc:  # hostile XML: refused, nothing stored
         log.warning("inbound_hostile_refused", code=exc.code, reason=exc.omschrijving)
-        return Response(render_fo03_fault(exc.code, exc.plek, exc.omschrijving), 500, media_type=SOAP_XML)
+        return SoapReply(500, render_fo03_fault(exc.code, exc.plek, exc.omschrijving))
     if checked.message_type is not None and not may_post(request, "ggk", checked.message_type):
         reason = f"{caller_name(request)} may not send {checked.message_type}"
         log.warning("chain_message_type_refused", endpoint="ggk", message_type=checked.message_type)
-        return Response(render_fo03_fault("IB234", "client", reason), 500, media_type=SOAP_XML)
-    reply = await run_in_threadpool(
-        handle_ggk_soap, runtime, body, request.headers.get("soapaction"), checked.root
-    )
-    return Response(reply.body, reply.status_code, media_type=SOAP_XML)
+        return SoapReply(500, render_fo03_fault("IB234", "client", reason))
+    return handle_ggk_soap(runtime, body, request.headers.get("soapaction"), checked.root)

@@ -510,6 +510,28 @@ def test_a_zombie_result_while_the_new_owner_is_sending_is_ignored(
     ]
 
 
+def test_a_stale_result_is_ignored_when_the_same_worker_has_claimed_the_message_again(
+    rt: Runtime, clock: FrozenClock, make_worker: MakeWorker
+) -> None:
+    """The guard names the attempt: its owner's id alone would let attempt 1's result land on attempt 2."""
+    [message_id] = enqueue(rt)
+    worker = make_worker(ScriptedTransport(PERMANENT, DELIVERED), "worker-a")
+    [first] = worker.claim(1)
+    clock.advance(timedelta(seconds=LEASE_S + 1))
+    assert worker.rescue_expired_leases() == 1  # attempt 1 stalled past its lease
+    [second] = worker.claim(1)
+    assert (second.attempt, message(rt, message_id).lease_owner) == (2, "worker-a")
+    worker.deliver(first)  # attempt 1's late "permanent" while attempt 2 is in flight
+    assert message(rt, message_id).state == MessageState.SENDING
+    worker.deliver(second)
+    assert message(rt, message_id).state == MessageState.DELIVERED
+    assert events(rt) == [(MESSAGE_DELIVERED, message_id)]  # never parked
+    assert [(a.attempt_no, a.outcome, a.applied) for a in attempts(rt, message_id)] == [
+        (1, "permanent", False),  # the rescuer's row, with what really happened added
+        (2, "delivered", True),
+    ]
+
+
 @pytest.mark.parametrize("late", [DELIVERED, UNKNOWN, RETRYABLE], ids=["delivered", "unknown", "retryable"])
 def test_a_retour_that_arrived_while_sending_is_not_overwritten(
     rt: Runtime, clock: FrozenClock, make_worker: MakeWorker, late: Outcome

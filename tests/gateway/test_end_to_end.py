@@ -260,6 +260,22 @@ def test_invalid_retour_payload_is_refused_with_stuf055_and_kept(stack: Stack) -
     assert stack.bericht(message_id)["state"] == "delivered"
 
 
+def test_a_repeated_invalid_du01_is_acknowledged_and_kept_once(stack: Stack) -> None:
+    stack.behave(mode="no_retour")
+    message_id = _post_one(stack)
+    detail = stack.wait_for_state(message_id, "delivered")
+    body = _du01(detail["referentienummer"], b"<niet-een-jw302/>", referentienummer=str(uuid.uuid4()))
+    assert _post_soap(stack, body).status_code == 500  # StUF055, and stored as invalid
+    again = _post_soap(stack, body)
+    assert again.status_code == 200 and b"Bv03Bericht" in again.content  # seen before: acknowledged
+    with stack.runtime.sessions() as session:
+        rows = session.scalars(
+            select(InboundMessage).where(InboundMessage.matched_message_id == message_id)
+        ).all()
+    assert [r.status for r in rows] == ["invalid"]
+    assert stack.bericht(message_id)["state"] == "delivered"
+
+
 def test_garbage_on_the_soap_endpoint_is_a_fo03_rin001(stack: Stack) -> None:
     response = stack.api.post("/ggk/soap", content=b"<soap:Envelope", headers={"SOAPAction": "x"})
     assert response.status_code == 500
