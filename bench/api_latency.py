@@ -66,9 +66,15 @@ def run(backend: str, rate: float, seconds: float, warmup: int) -> None:
         with ThreadPoolExecutor(32) as pool:
             for n in range(warmup):  # first requests pay for imports, caches, connections
                 pool.submit(send, total + n, time.perf_counter()).result()
+            cpu_before = stack.cpu_seconds()
+            mock_before = stack.cpu_seconds(stack.mock_pid)
             start = time.perf_counter() + 0.5
             futures = [pool.submit(send, n, start + n / rate) for n in range(total)]
             results = [f.result() for f in futures]
+            # CPU is what a request costs whatever the neighbours do; latency depends on them.
+            # The gateway's figure includes its worker delivering these decisions meanwhile.
+            gateway_cpu_ms = (stack.cpu_seconds() - cpu_before) * 1000 / total
+            mock_cpu_ms = (stack.cpu_seconds(stack.mock_pid) - mock_before) * 1000 / total
         from_due = [r[0] * 1000 for r in results]
         from_sent = [r[1] * 1000 for r in results]
         statuses = {s: sum(1 for r in results if r[2] == s) for s in {r[2] for r in results}}
@@ -77,7 +83,8 @@ def run(backend: str, rate: float, seconds: float, warmup: int) -> None:
             f"p50 {statistics.median(from_due):5.1f} ms, p95 {percentile(from_due, 0.95):5.1f} ms, "
             f"p99 {percentile(from_due, 0.99):5.1f} ms (goal p99 <= 25); "
             f"from sent p50 {statistics.median(from_sent):5.1f}, p99 {percentile(from_sent, 0.99):5.1f} ms; "
-            f"max {max(from_due):.0f} ms; statuses {statuses}; peak RSS {stack.peak_rss_mb():.0f} MB",
+            f"max {max(from_due):.0f} ms; statuses {statuses}; peak RSS {stack.peak_rss_mb():.0f} MB; "
+            f"CPU per request: gateway {gateway_cpu_ms:.1f} ms (API + worker), mock GGk {mock_cpu_ms:.1f} ms",
             flush=True,
         )
 

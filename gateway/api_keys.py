@@ -204,15 +204,17 @@ def find_client(session: Session, key: str, now: datetime | None = None) -> ApiC
     if prefix is None:
         return None
     digest = _hash(key)
-    candidates = session.scalars(
-        select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+    # Key and client in one query: this runs on every API request, a round trip saved each time.
+    candidates = session.execute(
+        select(ApiKey, ApiClient)
+        .join(ApiClient, ApiClient.id == ApiKey.client_id)
+        .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
     ).all()
-    for candidate in candidates:
+    for candidate, client in candidates:
         if hmac.compare_digest(candidate.key_hash, digest):
             if now is not None and not _usable(candidate, now):
                 return None
-            client = session.get(ApiClient, candidate.client_id)
-            return client if client is not None and client.active else None
+            return client if client.active else None
     return None
 
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import structlog
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -15,6 +13,7 @@ from sqlalchemy import text
 from gateway import __version__
 from gateway.api import berichten, beschikkingen, events_feed, inbound_ggk, pgb, toewijzingen, verzoeken
 from gateway.api import bulk as bulk_api
+from gateway.api.correlation import CorrelationMiddleware
 from gateway.api.eigen_bijdrage import router as eigen_bijdrage_router
 from gateway.api.limits import ApiLimitsMiddleware
 from gateway.api.problems import install_problem_handlers
@@ -90,20 +89,8 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
     app.include_router(console_router)  # the operations console, /console (gateway.console)
     app.include_router(eigen_bijdrage_router)  # CAK: herstel tasks and the picture per client
 
-    @app.middleware("http")
-    async def _correlate_and_wake(request, call_next):  # type: ignore[no-untyped-def]
-        # Every log line of this request carries its id; a caller's X-Request-ID is reused.
-        supplied = request.headers.get("x-request-id", "")
-        request_id = supplied if 0 < len(supplied) <= 64 and supplied.isprintable() else uuid.uuid4().hex
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        try:
-            response = await call_next(request)
-        finally:
-            structlog.contextvars.unbind_contextvars("request_id")
-        response.headers["X-Request-ID"] = request_id
-        if worker is not None and request.method == "POST" and response.status_code < 300:
-            worker.wake()
-        return response
+    # Request ids in logs and X-Request-ID; wakes the worker after an accepted POST.
+    app.add_middleware(CorrelationMiddleware, worker=worker)
 
     if runtime.settings.otel.enabled:
         app.add_middleware(TracingMiddleware)  # outermost: one span per request (gateway.tracing)

@@ -46,7 +46,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -132,14 +132,33 @@ def _entry_hash(entry: Any) -> str:
     return chain_hash(entry.prev_hash, _entry_canonical(entry))
 
 
+# Every API write appends, so these run once per request: built once, and lean. The lock
+# statement takes the lock and reads the head in one round trip (RETURNING). No session
+# synchronisation: the head is never kept as an object whose attributes they would refresh.
+_LOCK_HEAD = (
+    update(AuditChainHead)
+    .where(AuditChainHead.id == _HEAD_ID)
+    .values(seq=AuditChainHead.seq)
+    .returning(AuditChainHead.seq, AuditChainHead.hash)
+    .execution_options(synchronize_session=False)
+)
+_ADVANCE_HEAD = (
+    update(AuditChainHead)
+    .where(AuditChainHead.id == _HEAD_ID)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+    .execution_options(synchronize_session=False)
+)
+
+
 def lock_chain(session: Session) -> tuple[int, str]:
     """Take the chain's lock (update the head row) until commit; its seq and hash.
 
     Callers that must decide *whether* to record under the lock (compare, then record)
     call this first; :func:`record_audit` takes it again, which is harmless.
     """
-    lock = update(AuditChainHead).where(AuditChainHead.id == _HEAD_ID).values(seq=AuditChainHead.seq)
-    if session.execute(lock).rowcount == 0:  # type: ignore[attr-defined]
+    lock = _LOCK_HEAD
+    row = session.execute(lock).one_or_none()
+    if row is None:
         # A database emptied by hand (or by a test): start a new head; a concurrent
         # starter wins the insert and we queue behind it.
         try:
@@ -147,10 +166,7 @@ def lock_chain(session: Session) -> tuple[int, str]:
                 session.add(AuditChainHead(id=_HEAD_ID, seq=0, hash=GENESIS_HASH))
         except IntegrityError:
             pass
-        session.execute(lock)
-    row = session.execute(
-        select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == _HEAD_ID)
-    ).one()
+        row = session.execute(lock).one()
     return int(row.seq), str(row.hash)
 
 
@@ -191,9 +207,7 @@ def record_audit(
     entry.prev_hash = last_hash
     entry.hash = _entry_hash(entry)
     session.add(entry)
-    session.execute(
-        update(AuditChainHead).where(AuditChainHead.id == _HEAD_ID).values(seq=entry.seq, hash=entry.hash)
-    )
+    session.execute(_ADVANCE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash})
     session.flush()
     return entry
 

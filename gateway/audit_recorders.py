@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from gateway.api_keys import find_client
@@ -34,12 +36,18 @@ from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store.database import transaction
 from gateway.store.security_tables import AuditEntry
+from gateway.tls.server import AsgiApp, Receive, Scope, Send
 
 log = structlog.get_logger("gateway.audit")
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ACTION_API_WRITE = "api.write"
 ACTION_CONFIG_CHANGED = "config.changed"
+
+
+#: Set in the request state by an endpoint that recorded its own ``api.write`` entry in the
+#: transaction of its work (:func:`record_api_write`): the middleware then records nothing.
+STATE_RECORDED = "api_write_recorded"
 
 
 def _client_name(runtime: Runtime, request: Request) -> str | None:
@@ -59,38 +67,85 @@ def _client_name(runtime: Runtime, request: Request) -> str | None:
         return None if found is None else found.name
 
 
+def _add_entry(session: Session, runtime: Runtime, request: Request, actor: str, status: int) -> None:
+    route = request.scope.get("route")
+    template = getattr(route, "path", None) or "(no route)"
+    record_audit(
+        session,
+        actor=actor,
+        actor_kind=ActorKind.API_CLIENT,
+        action=ACTION_API_WRITE,
+        target=f"{request.method} {template}",
+        details={"method": request.method, "route": template, "status": status},
+        now=runtime.clock.now(),
+    )
+
+
+def record_api_write(session: Session, runtime: Runtime, request: Request, actor: str, status: int) -> None:
+    """Add the request's ``api.write`` entry to the endpoint's own transaction.
+
+    Why: the middleware records after the response, in a transaction (and a commit, and a
+    turn at the chain's lock) of its own. An endpoint that already knows its status before
+    it commits records the entry here instead, so the write and its entry commit together
+    (one commit, not two, and no committed write without its entry). Call it last before
+    the commit - the chain's lock is held from here until then - and call
+    :func:`mark_api_write_recorded` only once the commit succeeded: if it fails, the entry
+    rolled back with the work and the middleware records the answer actually given.
+    """
+    _add_entry(session, runtime, request, actor, status)
+
+
+def mark_api_write_recorded(request: Request) -> None:
+    """The endpoint's transaction with its ``api.write`` entry committed: skip the middleware's."""
+    request.scope.setdefault("state", {})[STATE_RECORDED] = True
+
+
 def _record_write(runtime: Runtime, request: Request, status: int) -> None:
     name = _client_name(runtime, request)
     if name is None:
         return
-    route = request.scope.get("route")
-    template = getattr(route, "path", None) or "(no route)"
     with transaction(runtime.sessions) as session:
-        record_audit(
-            session,
-            actor=name,
-            actor_kind=ActorKind.API_CLIENT,
-            action=ACTION_API_WRITE,
-            target=f"{request.method} {template}",
-            details={"method": request.method, "route": template, "status": status},
-            now=runtime.clock.now(),
-        )
+        _add_entry(session, runtime, request, name, status)
+
+
+class _ApiWriteAudit:
+    """Pure ASGI: records a write once its status is known, before the response goes out.
+
+    Pure rather than ``@app.middleware("http")``: that form runs every request (reads
+    too) through an extra task and a streamed copy of the response. The entry is still
+    written before the response starts, so a client that sees its answer finds the entry.
+    """
+
+    def __init__(self, app: AsgiApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope.get("method") not in WRITE_METHODS
+            or not scope["path"].startswith("/api/")
+        ):
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})  # shared with the endpoint (request.state)
+
+        async def audited_send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start" and not scope["state"].get(STATE_RECORDED):
+                request = Request(scope)
+                try:
+                    await run_in_threadpool(_record_write, self.runtime, request, message["status"])
+                except Exception:
+                    # The write itself is committed; a lost audit entry must be visible.
+                    log.exception("audit_api_write_failed", method=request.method)
+            await send(message)
+
+        await self.app(scope, receive, audited_send)
 
 
 def install_api_write_audit(app: FastAPI, runtime: Runtime) -> None:
     """Record every back-office write after its response is known."""
-
-    @app.middleware("http")
-    async def _audit_api_writes(request: Request, call_next: Any) -> Response:
-        _ = request.state  # make sure scope["state"] exists, shared with the endpoint
-        response: Response = await call_next(request)
-        if request.method in WRITE_METHODS and request.url.path.startswith("/api/"):
-            try:
-                await run_in_threadpool(_record_write, runtime, request, response.status_code)
-            except Exception:
-                # The write itself is committed; a lost audit entry must be visible.
-                log.exception("audit_api_write_failed", method=request.method)
-        return response
+    app.add_middleware(_ApiWriteAudit, runtime=runtime)
 
 
 def _without_password(url: str) -> str:

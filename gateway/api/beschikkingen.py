@@ -15,6 +15,7 @@ from gateway.api.auth import require_law, require_scope
 from gateway.api.beschikking_models import BeschikkingIn, BeschikkingOut
 from gateway.api.problems import PROBLEM_JSON, Problem
 from gateway.api_keys import SCOPE_BERICHTEN_READ, SCOPE_BESCHIKKINGEN_WRITE
+from gateway.audit_recorders import mark_api_write_recorded, record_api_write
 from gateway.intake import accept_beschikking, bericht_ref, toewijzing_out
 from gateway.runtime import Runtime
 from gateway.store.database import transaction
@@ -45,9 +46,10 @@ def post_beschikking(
     """
     require_law(client, body.wet.value, "write")  # scopes per law: jeugdwet:write / wmo:write
     runtime: Runtime = request.app.state.runtime
-    fingerprint = idempotency.request_fingerprint(body.model_dump_json())
+    fingerprint = ""  # only a request with a key is fingerprinted (a serialisation of the body)
     if idempotency_key is not None:
         idempotency.check_key(idempotency_key)
+        fingerprint = idempotency.request_fingerprint(body.model_dump_json())
     try:
         with transaction(runtime.sessions) as session:
             if idempotency_key is not None:
@@ -60,6 +62,9 @@ def post_beschikking(
             response = idempotency.StoredResponse(201, result.model_dump(mode="json"))
             if idempotency_key is not None:
                 idempotency.remember(session, runtime, client.id, idempotency_key, fingerprint, response)
+            # The api.write entry commits with the decision: one commit per request, not two.
+            record_api_write(session, runtime, request, client.name, 201)
+        mark_api_write_recorded(request)
     except IntegrityError:
         # A concurrent request with the same key or beschikkingnummer won the race.
         if idempotency_key is not None:

@@ -66,6 +66,17 @@ def validation_problem(errors: list[FieldError]) -> Problem:
     return Problem(422, "validation", "The request does not meet the rules", detail, errors)
 
 
+#: Where gateway.api.correlation leaves the request id in the ASGI scope.
+REQUEST_ID_SCOPE_KEY = "gateway.request_id"
+
+UNEXPECTED = Problem(
+    500,
+    "internal-error",
+    "The gateway failed to handle the request",
+    "nothing was stored; the error is logged - retry later or contact the operators",
+)
+
+
 def _problem_response(problem: Problem, request: Request) -> JSONResponse:
     return JSONResponse(
         problem.body(request.url.path),
@@ -136,15 +147,17 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # The text of an unexpected error is not shown: it may hold personal data.
-        log.exception("api_unhandled_error", path=request.url.path, error_type=type(exc).__name__)
-        problem = Problem(
-            500,
-            "internal-error",
-            "The gateway failed to handle the request",
-            "nothing was stored; the error is logged - retry later or contact the operators",
+        # Errors raised outside gateway.api.correlation (which answers those inside itself).
+        # The text of an unexpected error is not shown: it may hold personal data. The
+        # request id lets an operator find the logged error.
+        rid = request.scope.get(REQUEST_ID_SCOPE_KEY)
+        log.exception(
+            "api_unhandled_error", path=request.url.path, error_type=type(exc).__name__, request_id=rid
         )
-        return _problem_response(problem, request)
+        response = _problem_response(UNEXPECTED, request)
+        if isinstance(rid, str):
+            response.headers["X-Request-ID"] = rid
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

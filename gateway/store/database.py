@@ -2,14 +2,76 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+#: How long a SQLite writer waits for the write lock before "database is locked".
+BUSY_TIMEOUT_S = 30
+_DML = ("INSERT", "UPDATE", "DELETE", "REPLAC")  # what makes pysqlite open a write transaction
+_TURN = "gateway_writer_turn"
+_turns: dict[str, threading.Lock] = {}
+_turns_guard = threading.Lock()
+
+
+def _take_writer_turns(engine: Engine, database: str) -> None:
+    """Writers in this process queue on a lock instead of polling SQLite's write lock.
+
+    Why: SQLite has one writer at a time, and a writer that finds the lock taken does not
+    queue - its busy handler sleeps and retries (1, 2, 5 ... up to 100 ms a try), so under
+    load an unlucky writer (an API request, while the delivery worker, the retours and
+    other requests write in the same process) can lose one retry after another: that is
+    the long tail of the API latency on SQLite (issue 7). Here a connection takes this
+    process's turn for the database just before its first write statement (the moment
+    pysqlite begins the write transaction) and gives it back at commit or rollback;
+    whoever waits is woken as soon as the turn is free. Reads never wait (WAL), other
+    processes still meet SQLite's own lock and busy timeout, and a writer that cannot get
+    the turn within the busy timeout goes ahead and lets SQLite decide, as before.
+    """
+    with _turns_guard:
+        turn = _turns.setdefault(database, threading.Lock())
+
+    def give_back(info: dict[Any, Any]) -> None:
+        if info.pop(_TURN, False):
+            turn.release()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_write(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        wants_turn = not conn.info.get(_TURN) and statement.lstrip()[:6].upper() in _DML
+        if wants_turn and turn.acquire(timeout=BUSY_TIMEOUT_S):
+            conn.info[_TURN] = True
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after_write(conn: Connection, *_args: Any) -> None:
+        if conn.info.get(_TURN) and not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            give_back(conn.info)  # the statement ran outside a transaction (autocommit)
+
+    def at_end(conn: Connection) -> None:
+        give_back(conn.info)
+
+    # The connection went back, away or was reset without a commit or rollback event.
+    def at_checkin(_dbapi: Any, record: Any) -> None:
+        if record is not None:
+            give_back(record.info)
+
+    def at_reset(_dbapi: Any, record: Any, _reset_state: Any) -> None:
+        at_checkin(_dbapi, record)
+
+    def at_invalidate(_dbapi: Any, record: Any, _exception: Any) -> None:
+        at_checkin(_dbapi, record)
+
+    event.listen(engine, "commit", at_end)
+    event.listen(engine, "rollback", at_end)
+    event.listen(engine.pool, "checkin", at_checkin)
+    event.listen(engine.pool, "close", at_checkin)
+    event.listen(engine.pool, "reset", at_reset)
+    event.listen(engine.pool, "invalidate", at_invalidate)
 
 
 def create_db_engine(url: str) -> Engine:
@@ -23,7 +85,9 @@ def create_db_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S})
+        if parsed.database and parsed.database != ":memory:":
+            _take_writer_turns(engine, str(Path(parsed.database).resolve()))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -31,7 +95,7 @@ def create_db_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
             cursor.close()
 
         return engine

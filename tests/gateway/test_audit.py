@@ -155,6 +155,38 @@ def test_api_client_writes_are_recorded_without_personal_data(runtime: Runtime) 
     assert _verify(runtime) is None
 
 
+def test_an_accepted_beschikking_and_its_entry_commit_together(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 201 entry is written in the decision's own transaction: one without the other never commits."""
+    from gateway.api import beschikkingen
+    from gateway.api.problems import Problem
+    from gateway.store.tables import Beschikking
+
+    def broken_recorder(*_args: object, **_kwargs: object) -> None:
+        raise Problem(503, "unavailable", "The audit log is unavailable")
+
+    with live_server(create_app(runtime)) as base, httpx.Client(base_url=base, timeout=10) as api:
+        monkeypatch.setattr(beschikkingen, "record_api_write", broken_recorder)
+        assert api.post("/api/v1/beschikkingen", json=beschikking_body(), headers=AUTH).status_code == 503
+        monkeypatch.undo()
+        body = beschikking_body()
+        headers = {**AUTH, "Idempotency-Key": "k-1"}
+        first = api.post("/api/v1/beschikkingen", json=body, headers=headers)
+        again = api.post("/api/v1/beschikkingen", json=body, headers=headers)
+        assert first.status_code == again.status_code == 201
+        assert again.headers["idempotent-replayed"] == "true"
+    with runtime.sessions() as session:
+        assert session.scalars(select(Beschikking.beschikkingnummer)).all() == [body["beschikkingnummer"]]
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "api.write").order_by(AuditEntry.seq)
+        ).all()
+    # The failed request left no decision and no 201 entry (the middleware recorded the 503 given);
+    # the replay is recorded by the middleware too.
+    assert [e.details["status"] for e in entries] == [503, 201, 201]
+    assert _verify(runtime) is None
+
+
 def test_configuration_changes_are_recorded_with_the_changed_keys(database_url: str, tmp_path: Path) -> None:
     first = Runtime.create(make_settings(database_url, tmp_path))
     try:
