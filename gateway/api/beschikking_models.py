@@ -14,13 +14,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from connectors.istandaard import Law
+from gateway.api.xml_safe import XmlSafeModel
 
 Digits4 = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
 Agb = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 
 
-class Strict(BaseModel):
+class Strict(XmlSafeModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from gateway.api.auth import require_scope
 from gateway.api.beschikking_models import BerichtRef
 from gateway.api.problems import PROBLEM_JSON, Problem
+from gateway.api.xml_safe import XmlSafeModel
 from gateway.api_keys import SCOPE_WMO_READ, SCOPE_WMO_WRITE
 from gateway.bsn import keyed_hash
 from gateway.eigen_bijdrage_herstel import Correctie, VoorzieningCorrectie, corrigeer
@@ -57,7 +58,7 @@ class HerstelList(BaseModel):
     items: list[HerstelOut]
 
 
-class VoorzieningCorrectieIn(BaseModel):
+class VoorzieningCorrectieIn(XmlSafeModel):
     model_config = ConfigDict(extra="forbid")
     toewijzingnummer: int = Field(ge=1)
     ingangsdatum: date | None = None
@@ -65,7 +66,7 @@ class VoorzieningCorrectieIn(BaseModel):
     kostprijs: int | None = Field(None, ge=0, le=99999999, description="Eurocent.")
 
 
-class CorrectieIn(BaseModel):
+class CorrectieIn(XmlSafeModel):
     """What to correct; absent fields keep the original message's values."""
 
     model_config = ConfigDict(extra="forbid")

@@ -14,6 +14,7 @@ from gateway import eigen_bijdrage, pgb
 from gateway.api.auth import require_law, require_scope
 from gateway.api.beschikking_models import BerichtRef, Omvang
 from gateway.api.problems import PROBLEM_JSON, Problem
+from gateway.api.xml_safe import XmlSafeModel
 from gateway.api_keys import SCOPE_BERICHTEN_READ, SCOPE_BESCHIKKINGEN_WRITE
 from gateway.intake import bericht_ref
 from gateway.runtime import Runtime
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/api/v1", tags=["toewijzingen"])
 _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "problem+json"}
 
 
-class WijzigingIn(BaseModel):
+class WijzigingIn(XmlSafeModel):
     """A change to one toewijzing; the gateway decides how the standard expresses it."""
 
     model_config = ConfigDict(extra="forbid")

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from gateway.api.auth import require_law, require_scope
 from gateway.api.beschikking_models import BerichtRef, BeschikkingIn, BeschikkingOut
 from gateway.api.problems import PROBLEM_JSON, FieldError, Problem, validation_problem
+from gateway.api.xml_safe import XmlSafeModel
 from gateway.api_keys import SCOPE_BERICHTEN_READ, SCOPE_BESCHIKKINGEN_WRITE, readable_laws
 from gateway.bsn import keyed_hash
 from gateway.deadlines import DeadlineKind, meet_deadline
@@ -48,14 +49,14 @@ class VerzoekList(BaseModel):
     items: list[VerzoekOut]
 
 
-class AfwijzingIn(BaseModel):
+class AfwijzingIn(XmlSafeModel):
     model_config = ConfigDict(extra="forbid")
     reden_afwijzing: str = Field(
         description="RedenAfwijzingVerzoek 1-9, e.g. 3 geen contract, 7 zorginhoudelijk."
     )
 
 
-class ToekenningIn(BaseModel):
+class ToekenningIn(XmlSafeModel):
     """For a VOT: the beschikking that grants it. For a VOW: nothing (what it asks is applied)."""
 
     model_config = ConfigDict(extra="forbid")

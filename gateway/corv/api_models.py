@@ -11,8 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.api.xml_safe import XmlSafeModel
 
-class PersoonIn(BaseModel):
+
+class PersoonIn(XmlSafeModel):
     model_config = ConfigDict(extra="forbid")
     bsn: str | None = Field(None, description="9 digits, passes the 11-proef.")
     geslachtsnaam: str | None = Field(None, max_length=200)
@@ -26,7 +28,7 @@ class PersoonIn(BaseModel):
     emailadres: str | None = Field(None, max_length=254)
 
 
-class KindIn(BaseModel):
+class KindIn(XmlSafeModel):
     """A child by BSN (``persoon.bsn``), or an unborn child (``ongeboren``, no BSN)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -34,7 +36,7 @@ class KindIn(BaseModel):
     persoon: PersoonIn = Field(default_factory=PersoonIn)
 
 
-class OrganisatieIn(BaseModel):
+class OrganisatieIn(XmlSafeModel):
     model_config = ConfigDict(extra="forbid")
     handelsnaam: str = Field(min_length=1, max_length=200)
     telefoonnummer: str | None = Field(None, max_length=20)
@@ -42,7 +44,7 @@ class OrganisatieIn(BaseModel):
     vestigingsnummer: str | None = Field(None, max_length=12)
 
 
-class BelanghebbendeIn(BaseModel):
+class BelanghebbendeIn(XmlSafeModel):
     """A belanghebbende with its role (``ouder met gezag``, ``voogd``, ``pleegouder`` ...)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -51,7 +53,7 @@ class BelanghebbendeIn(BaseModel):
     organisatie: OrganisatieIn | None = None
 
 
-class UitvoerendeIn(BaseModel):
+class UitvoerendeIn(XmlSafeModel):
     model_config = ConfigDict(extra="forbid")
     achternaam: str = Field(min_length=1, max_length=200)
     organisatie: str = Field(min_length=1, max_length=200)
@@ -61,7 +63,7 @@ class UitvoerendeIn(BaseModel):
     emailadres: str | None = Field(None, max_length=254)
 
 
-class DocumentIn(BaseModel):
+class DocumentIn(XmlSafeModel):
     """A document: its content in the multipart part named ``part``, or (JSON) ``inhoud``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -80,7 +82,7 @@ class DocumentIn(BaseModel):
     inhoud: str | None = None
 
 
-class VtoIn(BaseModel):
+class VtoIn(XmlSafeModel):
     """A verzoek tot onderzoek for the Raad voor de Kinderbescherming."""
 
     model_config = ConfigDict(extra="forbid")
@@ -161,7 +163,7 @@ class ZorgmeldingList(BaseModel):
     items: list[ZorgmeldingOut]
 
 
-class TerugkoppelingIn(BaseModel):
+class TerugkoppelingIn(XmlSafeModel):
     model_config = ConfigDict(extra="forbid")
     resultaat: Literal["geen_actie_nodig", "vervolgactie_nodig"]
     contactpersoon: str = Field(min_length=1, max_length=200)
