@@ -12,6 +12,13 @@ distinct decisions to ``/api/v1/beschikkingen/bulk`` and times it until the last
 result line (every ``accepted`` is committed). The worker delivers meanwhile, as in
 production. Then the same file again (all ``duplicate``), and with ``--with-import``
 ``gateway import`` of a second file. Prints decisions/s, and the gateway's peak RSS (VmHWM).
+
+The gateway's CPU figure includes its delivery worker and the retours it takes in. For
+the cost of intake alone, ``--in-process`` stores the same lines with
+:func:`gateway.bulk_intake.import_lines` in this process (no HTTP, no worker) and prints
+CPU ms and SQL statements per decision:
+
+    .venv/bin/python bench/bulk_intake.py --in-process --count 2000
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack_processes import GATEWAY, decision, load, running_processes, test_bsns
+from stack_processes import GATEWAY, decision, load, running_processes, test_bsns, throwaway_database
 
 from gateway.settings import DEV_API_KEY
 
@@ -100,6 +107,45 @@ def run(backend: str, count: int, with_import: bool) -> None:
         )
 
 
+def in_process(backend: str, count: int) -> None:
+    """Intake alone: parse and store ``count`` lines in batches, CPU and statements counted."""
+    from sqlalchemy import event
+
+    from gateway.bulk_intake import import_lines
+    from gateway.log_setup import configure_logging
+    from gateway.runtime import Runtime
+    from gateway.settings import Settings
+    from gateway.store.migrate import upgrade
+
+    bsns = test_bsns(count + 200)
+    warm_up = [json.dumps(decision(bsns[n], f"WARM-{n}", n)) for n in range(count, count + 200)]
+    lines = [json.dumps(decision(bsns[n], f"BULK-{n}", n)) for n in range(count)]
+    with throwaway_database(backend) as url, tempfile.TemporaryDirectory() as data_dir:
+        upgrade(url)
+        configure_logging("WARNING")
+        runtime = Runtime.create(Settings(_env_file=None, database_url=url, data_dir=Path(data_dir)))  # type: ignore[call-arg]
+        statements = [0]
+
+        @event.listens_for(runtime.engine, "before_cursor_execute")
+        def _count(*_args: object) -> None:
+            statements[0] += 1
+
+        try:
+            list(import_lines(runtime, warm_up, None))  # imports, schema caches, the werkdagen calendar
+            statements[0] = 0
+            cpu, wall = time.process_time(), time.perf_counter()
+            results = [r.status for r in import_lines(runtime, lines, None)]
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        finally:
+            runtime.close()
+    print(
+        f"{backend:<10} in-process import_lines {count:,} lines: {results.count('accepted'):,} accepted, "
+        f"{cpu / count * 1000:.2f} ms CPU and {statements[0] / count:.2f} statements per decision, "
+        f"{count / wall:,.0f} decisions/s wall",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -109,10 +155,16 @@ def main() -> None:
     parser.add_argument(
         "--with-import", action="store_true", help="also time `gateway import` of a second file"
     )
+    parser.add_argument(
+        "--in-process", action="store_true", help="intake alone, in this process: CPU and statements"
+    )
     args = parser.parse_args()
     print(load())
     for backend in ("postgresql", "sqlite") if args.backend == "both" else (args.backend,):
-        run(backend, args.count, args.with_import)
+        if args.in_process:
+            in_process(backend, args.count)
+        else:
+            run(backend, args.count, args.with_import)
     print(load())
 
 

@@ -6,9 +6,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gateway.bulk_ids import assign_ids
 from gateway.runtime import Runtime
 from gateway.store.tables import Event
-from gateway.webhooks import fan_out
+from gateway.webhooks import fan_out, subscribed
 
 BESCHIKKING_ACCEPTED = "beschikking.geaccepteerd"
 MESSAGE_DELIVERED = "bericht.afgeleverd"
@@ -39,13 +40,40 @@ def record_event(
     beschikking_id: int | None = None,
     **data: Any,
 ) -> Event:
-    event = Event(
+    event = new_event(runtime, type_, message_id=message_id, beschikking_id=beschikking_id, **data)
+    session.add(event)
+    fan_out(session, runtime, event)
+    return event
+
+
+def new_event(
+    runtime: Runtime,
+    type_: str,
+    *,
+    message_id: int | None = None,
+    beschikking_id: int | None = None,
+    **data: Any,
+) -> Event:
+    """The event :func:`record_event` would store, not yet added (for :func:`record_events`)."""
+    return Event(
         type=type_,
         message_id=message_id,
         beschikking_id=beschikking_id,
         data=data,
         created_at=runtime.clock.now(),
     )
-    session.add(event)
-    fan_out(session, runtime, event)
-    return event
+
+
+def record_events(session: Session, runtime: Runtime, events: list[Event]) -> list[Event]:
+    """Record many events at once, each as :func:`record_event` would.
+
+    Why: a webhook row needs its event's id, so :func:`record_event` flushes per event
+    when someone subscribed; here one flush gives all the ids (bulk intake).
+    """
+    assign_ids(session, events)
+    session.add_all(events)
+    if any(subscribed(s, e.type) for s in runtime.settings.webhooks for e in events):
+        session.flush()
+    for event in events:
+        fan_out(session, runtime, event)
+    return events

@@ -12,7 +12,8 @@ Three kinds of GGk traffic leave the gemeente:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -26,8 +27,9 @@ from connectors.ggk import (
     soap_du01,
 )
 from gateway import tracing
+from gateway.bulk_ids import assign_ids
 from gateway.clock import local_now
-from gateway.deadlines import DeadlineKind, open_deadline
+from gateway.deadlines import DeadlineKind, open_deadlines
 from gateway.runtime import Runtime
 from gateway.store.tables import Message, MessageState
 
@@ -41,8 +43,7 @@ def ggk_route(receiver: str) -> str:
     return f"{PARTY_GGK}:{receiver}"
 
 
-def _new_message(
-    session: Session,
+def _draft_message(
     runtime: Runtime,
     *,
     operation: str,
@@ -54,7 +55,7 @@ def _new_message(
     answers_inbound_id: int | None,
 ) -> Message:
     now = runtime.clock.now()
-    message = Message(
+    return Message(
         party=PARTY_GGK,
         route=ggk_route(receiver),
         message_type=functie,
@@ -74,10 +75,41 @@ def _new_message(
         created_at=now,
         updated_at=now,
     )
-    session.add(message)
-    session.flush()  # the row id becomes the payload's BerichtIdentificatie
-    message.bericht_identificatie = str(message.id)
-    tracing.event("message.created", {"gateway.message_id": message.id, "gateway.route": message.route})
+
+
+def _store_drafts(session: Session, messages: list[Message]) -> None:
+    """Insert the messages in one flush: each row id becomes its payload's BerichtIdentificatie."""
+    assign_ids(session, messages)
+    session.add_all(messages)
+    session.flush()
+    for message in messages:
+        message.bericht_identificatie = str(message.id)
+        tracing.event("message.created", {"gateway.message_id": message.id, "gateway.route": message.route})
+
+
+def _new_message(
+    session: Session,
+    runtime: Runtime,
+    *,
+    operation: str,
+    functie: str,
+    law: str | None,
+    receiver: str,
+    beschikking_id: int | None,
+    bsn_hash: str | None,
+    answers_inbound_id: int | None,
+) -> Message:
+    message = _draft_message(
+        runtime,
+        operation=operation,
+        functie=functie,
+        law=law,
+        receiver=receiver,
+        beschikking_id=beschikking_id,
+        bsn_hash=bsn_hash,
+        answers_inbound_id=answers_inbound_id,
+    )
+    _store_drafts(session, [message])
     return message
 
 
@@ -90,6 +122,18 @@ def _queue(message: Message, runtime: Runtime, wire_body: bytes) -> Message:
 
 def _gemeente(runtime: Runtime) -> Systeem:
     return Systeem(organisatie=runtime.settings.gemeentecode, applicatie=runtime.settings.applicatie)
+
+
+@dataclass(frozen=True)
+class HeenberichtDraft:
+    """One heenbericht to store: see :func:`enqueue_ggk_heenbericht` for the fields."""
+
+    functie: str
+    law: str | None
+    receiver: str
+    render_payload: Callable[[str], bytes]
+    beschikking_id: int | None
+    bsn_hash: str | None
 
 
 def enqueue_ggk_heenbericht(
@@ -108,34 +152,76 @@ def enqueue_ggk_heenbericht(
     ``render_payload`` gets the payload's BerichtIdentificatie (the message's row id,
     unique per sender) and returns the validated payload XML.
     """
-    message = _new_message(
+    [message] = enqueue_ggk_heenberichten(
+        session, runtime, [HeenberichtDraft(functie, law, receiver, render_payload, beschikking_id, bsn_hash)]
+    )
+    return message
+
+
+def enqueue_ggk_heenberichten(
+    session: Session, runtime: Runtime, drafts: Sequence[HeenberichtDraft]
+) -> list[Message]:
+    """Store many heenberichten at once, each exactly as :func:`enqueue_ggk_heenbericht` would.
+
+    Why together: the rows are inserted in one flush (one INSERT for all; on PostgreSQL
+    with the ids taken first, :mod:`gateway.bulk_ids`, so each row goes in once, already
+    rendered) and their deadlines opened in one go, instead of a round trip or three
+    each - what makes bulk intake fast. A ``render_payload`` that raises leaves the rows in the
+    session: the caller's transaction (or savepoint) must roll back, as for one message.
+    """
+    messages = [
+        _draft_message(
+            runtime,
+            operation=GGK_DI01,
+            functie=draft.functie,
+            law=draft.law,
+            receiver=draft.receiver,
+            beschikking_id=draft.beschikking_id,
+            bsn_hash=draft.bsn_hash,
+            answers_inbound_id=None,
+        )
+        for draft in drafts
+    ]
+    if not messages:
+        return messages
+    assign_ids(session, messages)
+    if all(message.id is not None for message in messages):
+        # Ids known before the INSERT: the rows go in once, rendered and queued.
+        for message in messages:
+            message.bericht_identificatie = str(message.id)
+            tracing.event(
+                "message.created", {"gateway.message_id": message.id, "gateway.route": message.route}
+            )
+        session.add_all(messages)
+    else:
+        _store_drafts(session, messages)
+    zender = _gemeente(runtime)
+    for message, draft in zip(messages, drafts, strict=True):
+        message.payload = draft.render_payload(message.bericht_identificatie)
+        message.wire_body = soap_di01(
+            Heenbericht(
+                zender=zender,
+                ontvanger=Systeem(organisatie=draft.receiver, applicatie="GGk"),
+                referentienummer=message.referentienummer,
+                tijdstip=local_now(runtime.clock).replace(tzinfo=None),
+                functie=draft.functie,
+                payload=message.payload,
+                bestandsnaam=f"{draft.functie}_{message.bericht_identificatie}.xml",
+                referentienummer_bericht=message.bericht_identificatie,
+            )
+        )
+    # Every iJw/iWmo heenbericht is answered by exactly one retour within 3 werkdagen (OP090).
+    open_deadlines(
         session,
         runtime,
-        operation=GGK_DI01,
-        functie=functie,
-        law=law,
-        receiver=receiver,
-        beschikking_id=beschikking_id,
-        bsn_hash=bsn_hash,
-        answers_inbound_id=None,
+        DeadlineKind.RETOUR,
+        message_ids=[m.id for m, d in zip(messages, drafts, strict=True) if d.law is not None],
+        start=runtime.clock.now(),
+        new_messages=True,
     )
-    message.payload = render_payload(message.bericht_identificatie)
-    body = soap_di01(
-        Heenbericht(
-            zender=_gemeente(runtime),
-            ontvanger=Systeem(organisatie=receiver, applicatie="GGk"),
-            referentienummer=message.referentienummer,
-            tijdstip=local_now(runtime.clock).replace(tzinfo=None),
-            functie=functie,
-            payload=message.payload,
-            bestandsnaam=f"{functie}_{message.bericht_identificatie}.xml",
-            referentienummer_bericht=message.bericht_identificatie,
-        )
-    )
-    if law is not None:
-        # Every iJw/iWmo heenbericht is answered by exactly one retour within 3 werkdagen (OP090).
-        open_deadline(session, runtime, DeadlineKind.RETOUR, message_id=message.id, start=runtime.clock.now())
-    return _queue(message, runtime, body)
+    for message in messages:
+        _queue(message, runtime, message.wire_body)
+    return messages
 
 
 def enqueue_ggk_retour(

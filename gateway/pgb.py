@@ -1,9 +1,9 @@
 """PGB under trekkingsrecht: the SVB route (iPgb-style TKB out, retours and BAB in).
 
 The extension points the rest of the gateway calls:
-- :func:`check_pgb` applies the gemeente's PGB rules (:mod:`gateway.pgb_policy`) at
-  intake and leaves what they computed for :func:`after_beschikking` in ``session.info``
-  (same session, same transaction: the plan cannot go stale);
+- intake (:mod:`gateway.intake`) applies the gemeente's PGB rules
+  (:func:`gateway.pgb_policy.check_request`) to a batch's requests before storing any, and
+  hands what they computed to :func:`after_beschikking`;
 - :func:`after_beschikking` stores a ``pgb_budgetten`` row per PGB toewijzing and queues
   one TKB (Mutatie 1) per PGB to the SVB - except one-off PGBs (woningaanpassing,
   vehicle), which are stored and announced with event ``pgb.eenmalig`` but never sent;
@@ -43,14 +43,12 @@ from connectors.svb import (
     read_tkb_retour_codes,
     render_tkb,
 )
-from gateway.api.beschikking_models import BeschikkingIn
 from gateway.api.problems import FieldError, Problem, validation_problem
-from gateway.bsn import keyed_hash
 from gateway.clock import local_now
 from gateway.events import record_event
 from gateway.outbox import enqueue_ggk_heenbericht
 from gateway.pgb_bab import bab_handlers
-from gateway.pgb_policy import DELETED, PGB, PgbPlan, assess, check_request
+from gateway.pgb_policy import DELETED, PGB, PgbPlan, assess
 from gateway.pgb_policy import Omvang as OmvangWens
 from gateway.runtime import Runtime
 from gateway.store.svb_tables import PgbBudget
@@ -64,7 +62,6 @@ log = structlog.get_logger("gateway.pgb")
 
 #: A one-off PGB was granted: stored, paid by the gemeente itself, not sent to the SVB.
 PGB_EENMALIG = "pgb.eenmalig"
-_PLAN_KEY = "gateway.pgb.plans"
 
 #: Envelope functie -> reader of a retour the SVB sends us: (all codes, codes per toewijzingnummer).
 RETOUR_READERS: dict[str, Callable[[bytes], tuple[list[str], dict[int, tuple[str, ...]]]]] = {
@@ -74,28 +71,19 @@ RETOUR_READERS: dict[str, Callable[[bytes], tuple[list[str], dict[int, tuple[str
 INBOUND_HANDLERS: dict[str, InboundHandler] = bab_handlers()
 
 
-def check_pgb(session: Session, runtime: Runtime, request: BeschikkingIn) -> list[FieldError]:
-    """The gemeente's PGB policy rules for the request's products (OP043 for ZIN ones too)."""
-    session.info.pop(_PLAN_KEY, None)
-    bsn_hash = keyed_hash(request.client.bsn, runtime.settings.hash_key)
-    existing = session.scalars(
-        select(Toewijzing).where(Toewijzing.bsn_hash == bsn_hash, Toewijzing.law == request.wet.value)
-    ).all()
-    errors, plans = check_request(runtime.settings.pgb, request, existing)
-    if not errors:
-        session.info[_PLAN_KEY] = plans
-    return errors
-
-
 def after_beschikking(
     session: Session,
     runtime: Runtime,
     beschikking: Beschikking,
     rows: list[Toewijzing],
     api_client_id: int | None,
+    plans: dict[int, PgbPlan],
 ) -> list[Message]:
-    """Queue one TKB per PGB toewijzing (rows are in the request's product order)."""
-    plans: dict[int, PgbPlan] = session.info.pop(_PLAN_KEY, {})
+    """Queue one TKB per PGB toewijzing (rows are in the request's product order).
+
+    ``plans``: what :func:`gateway.pgb_policy.check_request` computed for this request
+    (intake checks a batch's requests before storing any).
+    """
     messages: list[Message] = []
     now = runtime.clock.now()
     for index, row in enumerate(rows):
@@ -103,7 +91,7 @@ def after_beschikking(
             continue
         plan = plans.get(index)
         if plan is None:
-            raise RuntimeError("after_beschikking without check_pgb for this request")
+            raise RuntimeError("after_beschikking without a PGB plan for this product")
         budget = PgbBudget(
             toewijzing_id=row.id,
             beschikking_id=beschikking.id,
@@ -322,5 +310,4 @@ __all__ = [
     "RETOUR_READERS",
     "after_beschikking",
     "after_change",
-    "check_pgb",
 ]

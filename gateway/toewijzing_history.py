@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.bulk_ids import assign_ids
 from gateway.runtime import Runtime
 from gateway.store.tables import Toewijzing, ToewijzingVersie
 
@@ -47,3 +48,45 @@ def record_version(
             changed_at=runtime.clock.now(),
         )
     )
+
+
+def record_versions(
+    session: Session,
+    runtime: Runtime,
+    rows: list[Toewijzing],
+    oorzaak: str,
+    api_client_id: int | None,
+    *,
+    new_rows: bool = False,
+) -> None:
+    """:func:`record_version` for many rows: one lookup of the latest versions, not one each.
+
+    ``new_rows``: the rows were inserted in this transaction, so they have no versions yet
+    (a version row needs its toewijzing to exist, the foreign key sees to that) and the
+    lookup is skipped: each gets version 1.
+    """
+    latest: dict[int, int] = {}
+    ids = [] if new_rows else [row.id for row in rows]
+    for start in range(0, len(ids), 500):  # bounded IN lists (SQLite's parameter limit)
+        chunk = ids[start : start + 500]
+        for toewijzing_id, versie in session.execute(
+            select(ToewijzingVersie.toewijzing_id, func.max(ToewijzingVersie.versie))
+            .where(ToewijzingVersie.toewijzing_id.in_(chunk))
+            .group_by(ToewijzingVersie.toewijzing_id)
+        ):
+            latest[toewijzing_id] = versie or 0
+    changed_at = runtime.clock.now()
+    versions = [
+        ToewijzingVersie(
+            toewijzing_id=row.id,
+            versie=latest.get(row.id, 0) + 1,
+            oorzaak=oorzaak,
+            reden_wijziging=row.reden_wijziging,
+            staat=snapshot(row),
+            api_client_id=api_client_id,
+            changed_at=changed_at,
+        )
+        for row in rows
+    ]
+    assign_ids(session, versions)
+    session.add_all(versions)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 #: How long a SQLite writer waits for the write lock before "database is locked".
 BUSY_TIMEOUT_S = 30
 _DML = ("INSERT", "UPDATE", "DELETE", "REPLAC")  # what makes pysqlite open a write transaction
+_BEGIN_WRITE = ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")
 _TURN = "gateway_writer_turn"
 _turns: dict[str, threading.Lock] = {}
 _turns_guard = threading.Lock()
@@ -43,7 +44,10 @@ def _take_writer_turns(engine: Engine, database: str) -> None:
 
     @event.listens_for(engine, "before_cursor_execute")
     def _before_write(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-        wants_turn = not conn.info.get(_TURN) and statement.lstrip()[:6].upper() in _DML
+        head = statement.lstrip()[:15].upper()
+        # BEGIN IMMEDIATE/EXCLUSIVE (bulk intake) take SQLite's write lock at once: taking it
+        # without the turn would leave a turn holder waiting on SQLite and us on the turn.
+        wants_turn = not conn.info.get(_TURN) and (head[:6] in _DML or head in _BEGIN_WRITE)
         if wants_turn and turn.acquire(timeout=BUSY_TIMEOUT_S):
             conn.info[_TURN] = True
 

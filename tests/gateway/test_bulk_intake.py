@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +19,11 @@ import structlog
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from connectors.xsd import SchemaValidationError
 from gateway.bulk_intake import import_lines
 from gateway.cli import app
 from gateway.runtime import Runtime
-from gateway.store.tables import Beschikking, Message
+from gateway.store.tables import Base, Beschikking, Message, Toewijzing
 from tests.conftest import AUTH, beschikking_body
 from tests.gateway.stack import Stack, running_stack
 
@@ -234,3 +236,269 @@ def test_import_help_names_its_options() -> None:
     output = CliRunner().invoke(app, ["import", "--help"]).output
     for option in ("--indicaties", "--results", "--batch-size"):
         assert option in output
+
+
+# -- the set-based path stores what one-by-one storing stores ----------------------------------------------
+
+
+def valid_bsns(count: int, first: int = 999910000) -> list[str]:
+    """Test BSNs (elfproef) other than those the tests above use."""
+    found: list[str] = []
+    number = first
+    while len(found) < count:
+        digits = str(number)
+        total = sum(int(d) * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True)) - int(digits[8])
+        if total % 11 == 0:
+            found.append(digits)
+        number += 1
+    return found
+
+
+def wmo_with_pgb(bsn: str, nummer: str) -> dict[str, Any]:
+    """A Wmo decision with a ZIN and a PGB product: a 301, a TKB and a CAK melding."""
+    body = beschikking_body(
+        beschikkingnummer=nummer,
+        wet="wmo",
+        producten=[
+            {
+                "categorie": "02",
+                "code": "02A01",
+                "aanbieder_agb": "99990002",
+                "omvang": {"volume": 4, "eenheid": "04", "frequentie": "2"},
+            },
+            {
+                "categorie": "03",
+                "code": "03A01",
+                "leveringsvorm": "PGB",
+                "hulpverlener": "zelfstandige",
+                "omvang": {"volume": 3, "eenheid": "04", "frequentie": "2"},
+            },
+        ],
+    )
+    body["client"] = {
+        **body["client"],  # type: ignore[dict-item]
+        "bsn": bsn,
+        "geboortedatum": "1948-02-02",
+        "vertegenwoordiger": {
+            "naam": {"achternaam": "Jansen", "voorletters": "K"},
+            "relatie": "bewindvoerder",
+        },
+    }
+    return body
+
+
+def mixed_batch() -> tuple[list[Any], list[Any]]:
+    """(lines stored before, the batch): independent lines and lines that depend on earlier ones."""
+    bsns = valid_bsns(20)
+
+    def jw(n: int, bsn: str, *codes: str, **periode: str) -> dict[str, Any]:
+        body = beschikking_body(beschikkingnummer=f"MIX-{n}")
+        body["client"] = {**body["client"], "bsn": bsn}  # type: ignore[dict-item]
+        body["producten"] = [
+            {
+                "categorie": "45",
+                "code": code,
+                "aanbieder_agb": f"9999000{index + 1}",
+                "omvang": {"volume": 4, "eenheid": "04", "frequentie": "2"},
+            }
+            for index, code in enumerate(codes)
+        ]
+        if periode:
+            body["periode"] = periode
+        return body
+
+    before = [jw(0, bsns[0], "45A01")]  # the client already has a toewijzing: the 301 carries both
+    batch: list[Any] = [
+        jw(1, bsns[0], "45A02"),
+        jw(2, bsns[1], "45A01", "45A02"),  # two aanbieders: two 301s
+        jw(3, bsns[2], "45A01"),
+        jw(4, bsns[2], "45A02"),  # the same client again: checked against line 3
+        jw(5, bsns[2], "45A01"),  # overlaps line 3's toewijzing (TR302): rejected
+        jw(3, bsns[3], "45A01"),  # line 3's number again: a duplicate
+        jw(0, bsns[4], "45A01"),  # stored before: a duplicate
+        wmo_with_pgb(bsns[5], "MIX-WMO-1"),
+        {"wet": "jeugdwet"},  # invalid
+        jw(6, bsns[6], "45A01", begindatum="2026-12-01", einddatum="2027-02-28"),
+        jw(7, bsns[7], "45A03"),
+        # Enough independent lines that every table gets many rows at once (PostgreSQL:
+        # ids taken from the sequences first, see gateway.bulk_ids).
+        *(jw(n, bsns[n], "45A01", "45A02") for n in range(8, 20)),
+    ]
+    return before, batch
+
+
+_ID_COLUMNS = {
+    "beschikking_id": "B",
+    "toewijzing_id": "T",
+    "vervangt_id": "T",
+    "message_id": "M",
+    "laatste_message_id": "M",
+    "corrects_message_id": "M",
+    "corrected_by_message_id": "M",
+}
+_ID_KEYS = {
+    "voorzieningen": "T",
+    "toewijzingnummer": "T",
+    "toewijzingen": "T",
+    "vervangt": "T",
+    "berichten": "M",
+    "message_id": "M",
+}
+#: Not intake's: the API client and its key (kept when emptying), the audit chain's head.
+_KEPT = ("api_clients", "api_keys", "alembic_version", "audit_chain_head")
+_MOMENTS = {"id", "created_at", "updated_at", "received_at", "changed_at", "next_attempt_at", "started_at"}
+_MOMENTS |= {"due_at", "referentienummer", "wire_body", "toewijzingstijd"}
+
+
+def stored_picture(runtime: Runtime) -> dict[str, Any]:
+    """Everything intake stores, with ids named by what they are (the order of storing may
+    differ) and without the moment of storing or random numbers."""
+    labels: dict[str, dict[int, str]] = {"B": {}, "T": {}, "M": {}}
+    picture: dict[str, Any] = {}
+    with runtime.sessions() as session:
+        for b in session.scalars(select(Beschikking)):
+            labels["B"][b.id] = f"{b.law}/{b.beschikkingnummer}"
+        for t in session.scalars(select(Toewijzing)):
+            labels["T"][t.id] = f"{labels['B'][t.beschikking_id]}/{t.productcode}/{t.aanbieder_agb}"
+        for m in session.scalars(select(Message)):
+            assert m.bericht_identificatie == str(m.id)
+            labels["M"][m.id] = (
+                f"{labels['B'].get(m.beschikking_id or 0, m.bsn_hash)}/{m.message_type}/{m.receiver}"
+            )
+        assert len(set(labels["M"].values())) == len(labels["M"])
+
+        def relabel(key: str, value: Any) -> Any:
+            kind = _ID_COLUMNS.get(key) or _ID_KEYS.get(key)
+            if isinstance(value, dict):
+                return {k: relabel(k, v) for k, v in value.items() if k != "toewijzingstijd"}
+            if isinstance(value, list):
+                return [relabel(key, v) for v in value]
+            if kind and isinstance(value, int) and not isinstance(value, bool):
+                return labels[kind].get(value, f"?{value}")
+            if key == "bericht_identificatie" and isinstance(value, str):
+                return labels["M"][int(value)]
+            if key == "payload" and isinstance(value, bytes):
+                text = re.sub(rb"(Toewijzingstijd>)[^<]*<", rb"\1<", value)
+                text = re.sub(
+                    rb"(Identificatie>)(\d+)<", lambda m: m[1] + labels["M"][int(m[2])].encode() + b"<", text
+                )
+                return re.sub(
+                    rb"(ToewijzingNummer>)(\d+)<",
+                    lambda m: m[1] + labels["T"][int(m[2])].encode() + b"<",
+                    text,
+                )
+            return value
+
+        for table in Base.metadata.sorted_tables:
+            if table.name in _KEPT:
+                continue
+            rows = session.execute(select(table)).mappings().all()
+            picture[table.name] = sorted(
+                repr({key: relabel(key, value) for key, value in row.items() if key not in _MOMENTS})
+                for row in rows
+            )
+    return picture
+
+
+def steady(result: dict[str, Any]) -> dict[str, Any]:
+    """A result line without the ids, which depend on the order of storing."""
+    return {key: len(value) if key == "berichten" else value for key, value in result.items() if key != "id"}
+
+
+def test_a_batch_stores_exactly_what_storing_line_by_line_stores(runtime: Runtime, database_url: str) -> None:
+    before, batch = mixed_batch()
+    lines = [json.dumps(line) for line in batch]
+
+    list(import_lines(runtime, [json.dumps(b) for b in before], None))
+    together = [r.as_dict() for r in import_lines(runtime, lines, None)]
+    assert [r["status"] for r in together] == [
+        "accepted",
+        "accepted",
+        "accepted",
+        "accepted",
+        "rejected",
+        "duplicate",
+        "duplicate",
+        "accepted",
+        "rejected",
+        "accepted",
+        "accepted",
+        *["accepted"] * 12,
+    ]
+    assert together[4]["problem"]["errors"][0]["rule"] == "overlapping-toewijzing-TR302"
+    assert together[5]["id"] == together[2]["id"]
+    assert len(together[1]["berichten"]) == 2
+    assert len(together[7]["berichten"]) >= 2  # the 301 and the TKB (and the CAK melding)
+    first = stored_picture(runtime)
+    assert first["beschikkingen"] and first["messages"] and first["toewijzing_versies"]
+
+    _empty(runtime, database_url)
+    list(import_lines(runtime, [json.dumps(b) for b in before], None))
+    one_by_one = [r.as_dict() for r in import_lines(runtime, lines, None, batch_size=1)]
+    assert [steady(r) for r in one_by_one] == [steady(r) for r in together]
+    assert stored_picture(runtime) == first
+
+
+def _empty(runtime: Runtime, database_url: str) -> None:
+    """Back to an empty database (ids restarting at 1), keeping the API client."""
+    with runtime.engine.begin() as connection:
+        if database_url.startswith("sqlite"):
+            for table in reversed(Base.metadata.sorted_tables):
+                if table.name not in _KEPT:
+                    connection.execute(table.delete())
+            if connection.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
+            ).first():
+                connection.exec_driver_sql("DELETE FROM sqlite_sequence")
+        else:
+            names = [t.name for t in Base.metadata.sorted_tables if t.name not in _KEPT]
+            connection.exec_driver_sql(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
+
+
+def test_a_line_failing_after_the_group_wrote_leaves_nothing_and_the_rest_is_stored(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 301 the rules did not foresee breaking the schema: the group is undone, its lines
+    are stored one by one, and only the failing line is rejected (nothing of it stored)."""
+    import gateway.intake as intake
+
+    bodies = distinct_bodies(5)
+    bodies[2]["client"] = {**bodies[2]["client"], "naam": {"achternaam": "Onuitdrukbaar"}}
+    real = intake.render_toewijzing
+
+    def render(bericht: Any) -> bytes:
+        if bericht.client.naam.achternaam == "Onuitdrukbaar":
+            raise SchemaValidationError("jw301", [])
+        return real(bericht)
+
+    monkeypatch.setattr(intake, "render_toewijzing", render)
+    results = list(import_lines(runtime, [json.dumps(b) for b in bodies], None))
+    assert [r.status for r in results] == ["accepted", "accepted", "rejected", "accepted", "accepted"]
+    assert results[2].problem is not None and results[2].problem["type"].endswith("message-schema")
+    assert counts(runtime) == (4, 4)
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Toewijzing)) == 4
+        stored = session.scalars(select(Beschikking.beschikkingnummer)).all()
+    assert bodies[2]["beschikkingnummer"] not in stored
+
+
+def test_a_number_stored_meanwhile_by_another_request_is_a_duplicate(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests with the same beschikkingnummer at once: the unique constraint on
+    (law, beschikkingnummer) stops the second group; its lines are then stored one by one,
+    and the number the other request stored is reported ``duplicate``, not stored twice."""
+    import gateway.bulk_intake as bulk
+    import gateway.intake as intake
+
+    bodies = distinct_bodies(3)
+    [other] = distinct_bodies(1, start=7)  # another client: only the number collides
+    other["beschikkingnummer"] = bodies[1]["beschikkingnummer"]
+    [first] = list(import_lines(runtime, [json.dumps(other)], None))
+    # As if the other request committed after this batch looked the numbers up.
+    monkeypatch.setattr(bulk, "_taken", lambda session, requests: {})
+    monkeypatch.setattr(intake, "_taken_nummers", lambda session, requests: {})
+    results = list(import_lines(runtime, [json.dumps(b) for b in bodies], None))
+    assert [r.status for r in results] == ["accepted", "duplicate", "accepted"]
+    assert results[1].id == first.id
+    assert counts(runtime) == (3, 3)

@@ -113,3 +113,15 @@ def test_an_autocommit_write_gives_the_turn_back_at_once(engine: Engine, tmp_pat
         connection.execute(text("INSERT INTO t (v) VALUES ('autocommitted')"))
         assert not _turn(tmp_path).locked()
         assert _write_from_another_thread(engine) < 5
+
+
+def test_begin_immediate_takes_the_turn_with_the_write_lock(engine: Engine, tmp_path: Path) -> None:
+    """Bulk intake starts with BEGIN IMMEDIATE (SQLite's write lock at once): without the turn
+    too, a turn holder would wait on SQLite while we wait on the turn (30 s each way)."""
+    with Session(engine) as session:
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        assert _turn(tmp_path).locked()
+        session.execute(text("INSERT INTO t (v) VALUES ('bulk')"))
+        session.commit()
+    assert not _turn(tmp_path).locked()
+    assert _write_from_another_thread(engine) < 1
