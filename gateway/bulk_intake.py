@@ -223,11 +223,15 @@ def _store_one(
 ) -> LineResult:
     """One line in its own savepoint: a duplicate of a stored one, accepted or rejected."""
     nummer = request.beschikkingnummer
-    existing = session.scalar(
-        select(Beschikking.id).where(
-            Beschikking.law == request.wet.value, Beschikking.beschikkingnummer == nummer
+
+    def stored() -> int | None:
+        return session.scalar(
+            select(Beschikking.id).where(
+                Beschikking.law == request.wet.value, Beschikking.beschikkingnummer == nummer
+            )
         )
-    )
+
+    existing = stored()
     if existing is not None:
         return LineResult(line_no, "duplicate", nummer, existing)
     try:
@@ -235,6 +239,13 @@ def _store_one(
             out = accept_beschikking(session, runtime, request, api_client_id)
     except Problem as problem:
         return LineResult(line_no, "rejected", nummer, problem=problem.body())
+    except IntegrityError:
+        # A concurrent request stored this number between our look and our insert: only
+        # this line's savepoint is undone, and it is that request's duplicate now.
+        existing = stored()
+        if existing is None:
+            raise
+        return LineResult(line_no, "duplicate", nummer, existing)
     return _result(line_no, request, out)
 
 

@@ -210,6 +210,9 @@ def enqueue_ggk_heenberichten(
                 referentienummer_bericht=message.bericht_identificatie,
             )
         )
+    # The messages go in before their deadlines: Deadline has no relationship() to Message,
+    # so the ORM would order the two INSERTs by mapper name, not by the foreign key.
+    session.flush()
     # Every iJw/iWmo heenbericht is answered by exactly one retour within 3 werkdagen (OP090).
     open_deadlines(
         session,

@@ -32,7 +32,7 @@ from gateway.deadlines import DeadlineKind, meet_deadline
 from gateway.events import INBOUND_UNMATCHED, MESSAGE_REJECTED, RETOUR_RECEIVED, record_event
 from gateway.outbox import PARTY_GGK, ggk_route
 from gateway.runtime import Runtime
-from gateway.store.database import transaction
+from gateway.store.database import is_sqlite, transaction
 from gateway.store.tables import InboundMessage, Message, MessageState, MessageToewijzing
 
 log = structlog.get_logger("gateway.inbound")
@@ -89,6 +89,10 @@ def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapR
     now = runtime.clock.now()
     try:
         with transaction(runtime.sessions) as session:
+            if is_sqlite(runtime.engine):
+                # SQLite ignores FOR UPDATE: take the write lock before the message is read,
+                # or two different retours for one message could both see it unanswered.
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             inbound = InboundMessage(
                 party=PARTY_GGK,
                 operation="ggk_Du01",
@@ -156,6 +160,11 @@ def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapR
             _apply_retour(session, runtime, message, inbound, codes, product_codes)
     except IntegrityError:
         # A repeated Du01 (now or at the same moment): the first one stored it; nothing applied.
+        # Any other integrity error must not be acknowledged as a duplicate (the GGk would not
+        # send it again and the retour would be lost): it is raised, answered 500, and retried.
+        with runtime.sessions() as session:
+            if not _seen_before(session, envelope.referentienummer):
+                raise
         log.info("inbound_duplicate", referentienummer=envelope.referentienummer)
     return _bv03(runtime, envelope.zender, envelope.referentienummer)
 
