@@ -29,6 +29,7 @@ import hmac
 import json
 import time
 import uuid
+import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -93,10 +94,12 @@ def fan_out(session: Session, runtime: Runtime, event: Event) -> list[Message]:
         return []
     if event.id is None:
         session.flush()  # the event id is the body's id and the rows' bericht_identificatie
-    done: set[int] = session.info.setdefault(_SESSION_KEY, set())
-    if event.id in done:
+    # Keyed by the event object, not its id: after a savepoint rollback (bulk intake retrying
+    # a group line by line) a new event may get the id of one that was rolled back.
+    done: weakref.WeakSet[Event] = session.info.setdefault(_SESSION_KEY, weakref.WeakSet())
+    if event in done:
         return []
-    done.add(event.id)
+    done.add(event)
     now = runtime.clock.now()
     rows: list[Message] = []
     for subscription in subscriptions:
