@@ -385,27 +385,13 @@ def bericht_ref(message: Message) -> BerichtRef:
 def enqueue_301(session: Session, runtime: Runtime, law: Law, beschikking: Beschikking, agb: str) -> Message:
     today = local_now(runtime.clock).date()
     rows = current_toewijzingen(session, law=law, bsn_hash=beschikking.bsn_hash, agb=agb, today=today)
-
-    def render(identificatie: str) -> bytes:
-        return render_checked(
-            build_toewijzingsbericht(
-                law=law,
-                gemeentecode=runtime.settings.gemeentecode,
-                agb=agb,
-                identificatie=identificatie,
-                dagtekening=today,
-                beschikking=beschikking,
-                rows=rows,
-            )
-        )
-
     message = enqueue_ggk_heenbericht(
         session,
         runtime,
         functie=law.function_name(301),
         law=law.value,
         receiver=agb,
-        render_payload=render,
+        render_payload=_renderer(runtime, law, agb, today, beschikking, rows),
         beschikking_id=beschikking.id,
         bsn_hash=beschikking.bsn_hash,
     )
