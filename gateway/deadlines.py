@@ -5,7 +5,7 @@ The iJw/iWmo standard gives every answer a period in werkdagen:
 ==========================  ==========  ==============================================
 kind                        werkdagen   subject: the period starts at ...
 ==========================  ==========  ==============================================
-``retour``                  3           our heenbericht (message_id): when it is enqueued
+``retour``                  3           our heenbericht (message_id): when it is delivered
 ``antwoord_verzoek``        5           a VOT/VOW (inbound_id): when it arrived; met by our 301/319
 ``declaratie_antwoord``     10          a 323 (inbound_id): when it arrived; met by our 325
 ``melding_start_stop``      5           a 305/307 (inbound_id): the start/stop date it reports
@@ -19,6 +19,12 @@ a guarded UPDATE ... RETURNING and records exactly one ``deadline.verlopen`` eve
 deadline - repeated or concurrent scans find nothing more to do. A deadline met late
 (before the scanner saw it) gets its one event from :func:`meet_deadline` instead.
 An operator closes the loop with :func:`mark_handled`.
+
+A retour deadline is opened when the heenbericht is queued (in the same transaction, so
+it cannot be forgotten) and restarted when the message is delivered
+(:func:`restart_retour_deadline`): the aanbieder's 3 werkdagen run from receipt. Until
+then the scanner leaves it alone - an undelivered message is the delivery's problem
+(parked, route failing), not a late aanbieder.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -40,6 +46,7 @@ from gateway.events import DEADLINE_OVERDUE, record_event
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store.database import transaction
+from gateway.store.tables import Message
 from gateway.store.tracking_tables import Deadline
 from gateway.werkdagen import WerkdagKalender
 
@@ -293,6 +300,24 @@ def overdue_unhandled(session: Session, *, limit: int = 100) -> Sequence[Deadlin
     ).all()
 
 
+def restart_retour_deadline(
+    session: Session, runtime: Runtime, message_id: int, delivered_at: datetime
+) -> None:
+    """The message was delivered: its retour period starts now (if no retour came first)."""
+    werkdagen, due_at = _due_at(runtime, DeadlineKind.RETOUR, delivered_at, None)
+    session.execute(
+        update(Deadline)
+        .where(
+            Deadline.kind == DeadlineKind.RETOUR,
+            Deadline.message_id == message_id,
+            Deadline.met_at.is_(None),
+            Deadline.overdue_at.is_(None),
+        )
+        .values(started_at=delivered_at, due_at=due_at, werkdagen=werkdagen)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def scan_overdue(runtime: Runtime, *, batch_size: int | None = None) -> int:
     """Mark every open deadline past ``due_at`` overdue, with one event each. Returns how many.
 
@@ -308,7 +333,12 @@ def scan_overdue(runtime: Runtime, *, batch_size: int | None = None) -> int:
     while True:
         with transaction(runtime.sessions) as session:
             now = runtime.clock.now()
-            open_and_due = (Deadline.met_at.is_(None), Deadline.overdue_at.is_(None), Deadline.due_at < now)
+            open_and_due = (
+                Deadline.met_at.is_(None),
+                Deadline.overdue_at.is_(None),
+                Deadline.due_at < now,
+                or_(Deadline.kind != DeadlineKind.RETOUR, _message_delivered()),
+            )
             batch = (
                 select(Deadline.id)
                 .where(*open_and_due)
@@ -334,6 +364,15 @@ def scan_overdue(runtime: Runtime, *, batch_size: int | None = None) -> int:
     if total:
         log.info("deadlines_overdue", count=total)
     return total
+
+
+def _message_delivered() -> ColumnElement[bool]:
+    """The deadline's message has been delivered (a retour period only runs from then)."""
+    return (
+        select(Message.id)
+        .where(Message.id == Deadline.message_id, Message.delivered_at.is_not(None))
+        .exists()
+    )
 
 
 def _record_overdue(session: Session, runtime: Runtime, deadline: Deadline, *, late: bool) -> None:

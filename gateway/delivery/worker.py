@@ -29,11 +29,13 @@ from sqlalchemy import Table, Update, bindparam, func, insert, select, text, upd
 from sqlalchemy.orm import Session
 
 from gateway import tracing
+from gateway.deadlines import restart_retour_deadline
 from gateway.delivery.circuit import CircuitBreakers, CircuitState
 from gateway.delivery.ggk_transport import Transport
 from gateway.delivery.outcome import Outcome, OutcomeKind
 from gateway.delivery.retry_policy import RetryPolicy
 from gateway.events import MESSAGE_DELIVERED, MESSAGE_EXPIRED, MESSAGE_PARKED, record_event
+from gateway.outbox import PARTY_GGK
 from gateway.runtime import Runtime
 from gateway.store.database import transaction
 from gateway.store.ops_tables import RouteControl
@@ -423,6 +425,8 @@ class DeliveryWorker:
                         applied=applied,
                     ),
                 )
+            if applied and outcome.kind is OutcomeKind.DELIVERED and claimed.party == PARTY_GGK:
+                restart_retour_deadline(session, self.runtime, claimed.id, now)
             if applied and event is not None:
                 record_event(
                     session,

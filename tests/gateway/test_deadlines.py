@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway.clock import NL, FrozenClock
 from gateway.deadlines import (
@@ -21,13 +22,14 @@ from gateway.deadlines import (
     open_deadline,
     overdue_unhandled,
     report_received,
+    restart_retour_deadline,
     scan_overdue,
 )
 from gateway.events import DEADLINE_OVERDUE
 from gateway.outbox import enqueue_ggk_heenbericht
 from gateway.runtime import Runtime
 from gateway.store.database import transaction
-from gateway.store.tables import Event, InboundMessage
+from gateway.store.tables import Event, InboundMessage, Message, MessageState
 from gateway.store.tracking_tables import Deadline
 from tests.conftest import make_settings
 
@@ -54,8 +56,9 @@ def at_local(clock: FrozenClock, moment: datetime) -> None:
     clock.advance(delta)
 
 
-def send_heenbericht(rt: Runtime) -> int:
-    """A heenbericht in the outbox with its retour deadline, as the outbox will open it."""
+def send_heenbericht(rt: Runtime, *, delivered: bool = True) -> int:
+    """A heenbericht in the outbox with its retour deadline, as the outbox opens it, and
+    (``delivered``) delivered at once, as the worker records it."""
     with transaction(rt.sessions) as session:
         message = enqueue_ggk_heenbericht(
             session,
@@ -68,7 +71,16 @@ def send_heenbericht(rt: Runtime) -> int:
             bsn_hash=None,
         )
         open_deadline(session, rt, DeadlineKind.RETOUR, message_id=message.id, start=rt.clock.now())
+        if delivered:
+            deliver(session, rt, message.id)
         return message.id
+
+
+def deliver(session: Session, rt: Runtime, message_id: int) -> None:
+    message = session.get(Message, message_id)
+    assert message is not None
+    message.state, message.delivered_at = MessageState.DELIVERED, rt.clock.now()
+    restart_retour_deadline(session, rt, message_id, rt.clock.now())
 
 
 def inbound(rt: Runtime, message_type: str) -> int:
@@ -268,3 +280,34 @@ def test_the_background_scanner_reports_and_stops(rt: Runtime, clock: FrozenCloc
         thread.join(timeout=5)
     assert not thread.is_alive()
     assert len(overdue_events(rt)) == 1
+
+
+def test_the_retour_period_runs_from_delivery_not_from_queueing(rt: Runtime, clock: FrozenClock) -> None:
+    """A GGk outage must not make aanbieders late: until delivery nothing is overdue, and the
+    3 werkdagen start when the message is delivered."""
+    message_id = send_heenbericht(rt, delivered=False)  # Wednesday 4 March, 10:00
+    at_local(clock, datetime(2026, 3, 12, 10, 0, tzinfo=NL))  # six werkdagen later, still undelivered
+    assert scan_overdue(rt) == 0
+    with transaction(rt.sessions) as session:
+        deliver(session, rt, message_id)  # Thursday 12 March
+    with rt.sessions() as session:
+        deadline = session.scalars(select(Deadline).where(Deadline.message_id == message_id)).one()
+        assert deadline.started_at == clock.now()
+        assert deadline.due_at.astimezone(NL).date() == date(2026, 3, 17)  # Thu + 3 werkdagen = Tue
+    at_local(clock, datetime(2026, 3, 17, 12, 0, tzinfo=NL))
+    assert scan_overdue(rt) == 0
+    at_local(clock, datetime(2026, 3, 18, 0, 30, tzinfo=NL))
+    assert scan_overdue(rt) == 1
+
+
+def test_a_retour_before_the_delivery_record_keeps_the_deadline_met(rt: Runtime, clock: FrozenClock) -> None:
+    """The retour may overtake the worker's record of the delivery: the restart leaves it met."""
+    message_id = send_heenbericht(rt, delivered=False)
+    with transaction(rt.sessions) as session:
+        meet_deadline(session, rt, DeadlineKind.RETOUR, message_id=message_id)
+        deliver(session, rt, message_id)
+    with rt.sessions() as session:
+        deadline = session.scalars(select(Deadline).where(Deadline.message_id == message_id)).one()
+        assert deadline.met_at is not None
+    at_local(clock, datetime(2026, 4, 1, 10, 0, tzinfo=NL))
+    assert scan_overdue(rt) == 0
