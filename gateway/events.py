@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from gateway.bulk_ids import assign_ids
@@ -40,10 +41,36 @@ def record_event(
     beschikking_id: int | None = None,
     **data: Any,
 ) -> Event:
+    """Store one event now, in the caller's transaction, and fan it out to webhooks.
+
+    Why a Core INSERT and not ``session.add``: an ORM object per delivery and per retour,
+    flushed through the unit of work, cost a fifth of the worker's CPU per message. The
+    row is inserted at once (the id comes back from the INSERT, so :func:`fan_out` needs
+    no flush of its own); whatever the session still has pending is flushed first, so
+    rows the event refers to exist and events keep the order they were recorded in.
+    The returned :class:`Event` carries the stored values and id but is not in the session.
+    """
     event = new_event(runtime, type_, message_id=message_id, beschikking_id=beschikking_id, **data)
-    session.add(event)
+    session.flush()  # pending rows first: foreign keys, and the ids' order of recording
+    result = session.connection().execute(
+        _INSERT_EVENT,
+        {
+            "type": type_,
+            "message_id": message_id,
+            "beschikking_id": beschikking_id,
+            "data": data,
+            "created_at": event.created_at,
+        },
+    )
+    inserted = result.inserted_primary_key
+    assert inserted is not None  # a single-row INSERT always knows its key
+    event.id = inserted[0]
     fan_out(session, runtime, event)
     return event
+
+
+_EVENTS: Table = Event.__table__  # type: ignore[assignment]  # a Table, typed FromClause
+_INSERT_EVENT = insert(_EVENTS)
 
 
 def new_event(

@@ -29,7 +29,8 @@ from sqlalchemy import Table, Update, bindparam, func, insert, select, text, upd
 from sqlalchemy.orm import Session
 
 from gateway import tracing
-from gateway.deadlines import restart_retour_deadline
+from gateway.clock import NL
+from gateway.deadlines import calendar_for, restart_retour_deadline
 from gateway.delivery.circuit import CircuitBreakers, CircuitState
 from gateway.delivery.ggk_transport import Transport
 from gateway.delivery.outcome import Outcome, OutcomeKind
@@ -95,6 +96,10 @@ class DeliveryWorker:
 
     def run(self, stop: threading.Event) -> None:
         log.info("delivery_worker_started", worker=self.worker_id, concurrency=self.settings.concurrency)
+        # The first delivery restarts a retour deadline, and counting werkdagen loads the
+        # holiday calendar (an import of the holidays package, most of a second of CPU):
+        # pay that before work arrives, not in the first delivery's latency.
+        calendar_for(self.runtime.settings).free_days(self.runtime.clock.now().astimezone(NL).year)
         while not stop.is_set():
             try:
                 handled = self.run_once()

@@ -19,6 +19,7 @@ from gateway.deadlines import (
     OverdueScanner,
     mark_handled,
     meet_deadline,
+    meet_retour_deadline,
     open_deadline,
     overdue_unhandled,
     report_received,
@@ -220,6 +221,40 @@ def test_a_retour_after_the_scan_adds_no_event(rt: Runtime, clock: FrozenClock) 
         met = meet_deadline(session, rt, DeadlineKind.RETOUR, message_id=message_id)
         assert met is not None and met.met_at == clock.now()
         assert met.overdue_at is not None and met.overdue_at < clock.now()
+    assert len(overdue_events(rt)) == 1
+
+
+@pytest.mark.parametrize("days", [1, 8])
+def test_meeting_a_retour_deadline_without_loading_it_is_meet_deadline(
+    rt: Runtime, clock: FrozenClock, days: int
+) -> None:
+    """The retour path's Core variant: same marks, the same once-only late event."""
+    message_id = send_heenbericht(rt)
+    clock.advance(timedelta(days=days))
+    with transaction(rt.sessions) as session:
+        assert meet_retour_deadline(session, rt, message_id) is True
+    row = deadline(rt, message_id=message_id)
+    assert row.met_at == clock.now()
+    late = days > 3
+    assert row.overdue_at == (clock.now() if late else None)
+    assert [e.data["late"] for e in overdue_events(rt)] == ([True] if late else [])
+    clock.advance(timedelta(days=30))
+    assert scan_overdue(rt) == 0
+    with transaction(rt.sessions) as session:  # a second retour meets nothing, records nothing
+        assert meet_retour_deadline(session, rt, message_id) is False
+    assert len(overdue_events(rt)) == (1 if late else 0)
+    assert deadline(rt, message_id=message_id).met_at == clock.now() - timedelta(days=30)
+
+
+def test_a_retour_deadline_met_after_the_scan_adds_no_event(rt: Runtime, clock: FrozenClock) -> None:
+    message_id = send_heenbericht(rt)
+    clock.advance(timedelta(days=8))
+    assert scan_overdue(rt) == 1
+    clock.advance(timedelta(hours=1))
+    with transaction(rt.sessions) as session:
+        assert meet_retour_deadline(session, rt, message_id) is True
+    row = deadline(rt, message_id=message_id)
+    assert row.met_at == clock.now() and row.overdue_at == clock.now() - timedelta(hours=1)
     assert len(overdue_events(rt)) == 1
 
 
