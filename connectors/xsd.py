@@ -19,6 +19,11 @@ from lxml import etree
 from schemas import SCHEMA_DIR
 
 _per_thread = threading.local()
+#: Compiling is not thread-safe in libxml2 as lxml uses it: threads compiling at once have
+#: crashed the process (double free) and left it unable to compile any schema again (every
+#: request of the fault test's API failed with "Document is not valid XML Schema"). One
+#: compilation at a time; it happens once per thread and schema, so nobody waits long.
+_compiling = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +63,8 @@ def load_schema(relative_path: str, base_dir: Path = SCHEMA_DIR) -> etree.XMLSch
     if schema is None:
         path = (base_dir / relative_path).resolve()
         parser = etree.XMLParser(resolve_entities=False, no_network=True)
-        schema = cache[key] = etree.XMLSchema(etree.parse(str(path), parser=parser))
+        with _compiling:
+            schema = cache[key] = etree.XMLSchema(etree.parse(str(path), parser=parser))
     return schema
 
 
