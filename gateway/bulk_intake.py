@@ -33,7 +33,7 @@ from gateway.api.problems import FieldError, Problem, field_error, validation_pr
 from gateway.bsn import keyed_hash
 from gateway.intake import accept_beschikking, accept_beschikkingen
 from gateway.runtime import Runtime
-from gateway.store.database import is_sqlite, transaction
+from gateway.store.database import write_transaction
 from gateway.store.tables import Beschikking
 
 log = structlog.get_logger("gateway.bulk_intake")
@@ -143,13 +143,9 @@ def store_batch(
     still leaves nothing behind and never undoes another.
     """
     results: list[LineResult] = []
-    with transaction(runtime.sessions) as session:
-        if is_sqlite(runtime.engine):
-            # pysqlite would start the transaction lazily (at the first savepoint, after a
-            # read): a writer committing in between makes the later write fail at once with
-            # "database is locked". Taking the write lock first queues us behind it instead,
-            # and the savepoints nest inside one transaction rather than each committing.
-            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+    # The write lock from the start: the savepoints nest inside one transaction rather than
+    # each committing, and a concurrent SQLite writer queues us instead of failing us.
+    with write_transaction(runtime.sessions, runtime.engine) as session:
         taken = _taken(session, [request for _, request in items])
         fresh: list[tuple[int, BeschikkingIn]] = []
         for line_no, request in items:

@@ -78,10 +78,15 @@ def _draft_message(
 
 
 def _store_drafts(session: Session, messages: list[Message]) -> None:
-    """Insert the messages in one flush: each row id becomes its payload's BerichtIdentificatie."""
+    """Add the messages with their ids: each row id becomes its payload's BerichtIdentificatie.
+
+    Ids taken from the sequence up front (:func:`assign_ids`) need no flush: the rows go in
+    once, later, already rendered and queued; otherwise one flush inserts them all.
+    """
     assign_ids(session, messages)
     session.add_all(messages)
-    session.flush()
+    if any(message.id is None for message in messages):
+        session.flush()
     for message in messages:
         message.bericht_identificatie = str(message.id)
         tracing.event("message.created", {"gateway.message_id": message.id, "gateway.route": message.route})
@@ -184,17 +189,7 @@ def enqueue_ggk_heenberichten(
     ]
     if not messages:
         return messages
-    assign_ids(session, messages)
-    if all(message.id is not None for message in messages):
-        # Ids known before the INSERT: the rows go in once, rendered and queued.
-        for message in messages:
-            message.bericht_identificatie = str(message.id)
-            tracing.event(
-                "message.created", {"gateway.message_id": message.id, "gateway.route": message.route}
-            )
-        session.add_all(messages)
-    else:
-        _store_drafts(session, messages)
+    _store_drafts(session, messages)
     zender = _gemeente(runtime)
     for message, draft in zip(messages, drafts, strict=True):
         message.payload = draft.render_payload(message.bericht_identificatie)

@@ -34,7 +34,7 @@ from gateway.deadlines import DeadlineKind, meet_deadline, meet_retour_deadline
 from gateway.events import INBOUND_UNMATCHED, MESSAGE_REJECTED, RETOUR_RECEIVED, record_event
 from gateway.outbox import PARTY_GGK, ggk_route
 from gateway.runtime import Runtime
-from gateway.store.database import is_sqlite, transaction
+from gateway.store.database import transaction, write_transaction
 from gateway.store.tables import InboundMessage, Message, MessageState, MessageToewijzing
 
 log = structlog.get_logger("gateway.inbound")
@@ -90,11 +90,9 @@ def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapR
     """
     now = runtime.clock.now()
     try:
-        with transaction(runtime.sessions) as session:
-            if is_sqlite(runtime.engine):
-                # SQLite ignores FOR UPDATE: take the write lock before the message is read,
-                # or two different retours for one message could both see it unanswered.
-                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        # The write lock before the message is read (SQLite ignores FOR UPDATE), or two
+        # different retours for one message could both see it unanswered.
+        with write_transaction(runtime.sessions, runtime.engine) as session:
             inbound = InboundMessage(
                 party=PARTY_GGK,
                 operation="ggk_Du01",

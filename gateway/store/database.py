@@ -121,3 +121,19 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work is committed together, or not at all."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def write_transaction(factory: sessionmaker[Session], engine: Engine) -> Iterator[Session]:
+    """:func:`transaction` that holds the write lock from its start, on SQLite too.
+
+    SQLite ignores ``FOR UPDATE``, and pysqlite begins a transaction lazily (at the first
+    write, after the reads): a writer committing in between makes the later write fail
+    with "database is locked", or lets two transactions both act on what they read.
+    ``BEGIN IMMEDIATE`` queues us behind other writers instead (and takes this process's
+    writer turn). On PostgreSQL it is a plain transaction: there row locks do the work.
+    """
+    with transaction(factory) as session:
+        if is_sqlite(engine):
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        yield session
