@@ -2,7 +2,8 @@
 
 Not a benchmark itself. ``running_processes`` starts ``gateway mocks`` (retour delay 0),
 ``gateway serve`` (API + one delivery worker) and ``workers - 1`` extra ``gateway worker``
-processes against a throw-away database - a PostgreSQL database created for the run and
+processes - or, with ``serve_worker=False``, ``gateway serve --no-worker`` (the API alone)
+and ``workers`` ``gateway worker`` processes beside it - against a throw-away database - a PostgreSQL database created for the run and
 dropped after it, or a SQLite file in a temporary folder - and stops them all at the end.
 """
 
@@ -113,7 +114,11 @@ def _wait_for(url: str, timeout_s: float = 60) -> None:
 
 @contextmanager
 def running_processes(
-    backend: str, workers: int = 1, extra_env: dict[str, str] | None = None, log_dir: Path | None = None
+    backend: str,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    log_dir: Path | None = None,
+    serve_worker: bool = True,
 ) -> Iterator[Processes]:
     gateway_port, mock_port = free_port(), free_port()
     with throwaway_database(backend) as database_url, tempfile.TemporaryDirectory() as data_dir:
@@ -144,8 +149,9 @@ def running_processes(
         try:
             mock = start("mock", "mocks")
             subprocess.run([GATEWAY, "db", "upgrade"], env=env, cwd=data_dir, check=True, capture_output=True)  # noqa: S603
-            gateway = start("gateway", "serve")
-            extra = [start(f"worker-{n}", "worker") for n in range(2, workers + 1)]
+            gateway = start("gateway", "serve", *(() if serve_worker else ("--no-worker",)))
+            first = 2 if serve_worker else 1
+            extra = [start(f"worker-{n}", "worker") for n in range(first, workers + 1)]
             _wait_for(f"http://127.0.0.1:{gateway_port}/health")
             _wait_for(f"http://127.0.0.1:{mock_port}/ggk/soap")
             yield Processes(

@@ -157,6 +157,14 @@ def serve(
     ] = False,
     host: Host = None,
     port: Port = None,
+    with_worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Run a delivery worker (and the overdue scanner) in this process. With "
+            "--no-worker the process serves the API only; run `gateway worker` processes beside it.",
+        ),
+    ] = True,
 ) -> None:
     """API and delivery worker in one process (migrates the database first)."""
     settings = _settings(host, port)
@@ -166,7 +174,7 @@ def serve(
     if problems:
         raise typer.Exit(2)
     runtime = _prepare(settings)
-    worker = build_worker(runtime)
+    worker = build_worker(runtime) if with_worker else None
     gateway_app = create_app(runtime, worker)
     servers = [
         uvicorn.Server(
@@ -197,6 +205,8 @@ def serve(
             )
         )
     _banner(settings, with_mocks)
+    if not with_worker:
+        typer.echo("  --no-worker: this process serves the API only; messages wait for `gateway worker`.")
     # ``docker stop`` sends SIGTERM: shut down like Ctrl+C (gracefully, exit code 0).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
