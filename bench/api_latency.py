@@ -16,7 +16,8 @@ back meanwhile, as in production.
 set-up, API and worker share one process and its GIL), ``separate`` (``gateway serve
 --no-worker`` plus one ``gateway worker`` process: the PostgreSQL scale-out set-up, here
 on the same two cores) or ``none`` (the API alone, nothing delivered: what the API costs
-by itself).
+by itself). ``--processes N`` runs ``gateway serve --processes N`` (N API processes on one
+socket; PostgreSQL only), each with its own worker unless ``--delivery`` says otherwise.
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
-def run(backend: str, rate: float, seconds: float, warmup: int, delivery: str) -> None:
+def run(backend: str, rate: float, seconds: float, warmup: int, delivery: str, processes: int) -> None:
     total = int(rate * seconds)
     bsns = test_bsns(total + warmup)
     topology = {"in-serve": (1, True), "separate": (1, False), "none": (0, False)}[delivery]
-    with running_processes(backend, workers=topology[0], serve_worker=topology[1]) as stack:
+    with running_processes(
+        backend, workers=topology[0], serve_worker=topology[1], api_processes=processes
+    ) as stack:
         local = threading.local()
 
         def client() -> httpx.Client:
@@ -74,7 +77,7 @@ def run(backend: str, rate: float, seconds: float, warmup: int, delivery: str) -
             for n in range(warmup):  # first requests pay for imports, caches, connections
                 pool.submit(send, total + n, time.perf_counter()).result()
             cpu_before = stack.cpu_seconds()
-            api_before = stack.cpu_seconds(stack.gateway_pid)
+            api_before = stack.cpu_seconds(*stack.serve_pids())
             mock_before = stack.cpu_seconds(stack.mock_pid)
             start = time.perf_counter() + 0.5
             futures = [pool.submit(send, n, start + n / rate) for n in range(total)]
@@ -82,18 +85,18 @@ def run(backend: str, rate: float, seconds: float, warmup: int, delivery: str) -
             # CPU is what a request costs whatever the neighbours do; latency depends on them.
             # The gateway's figure includes its worker delivering these decisions meanwhile.
             gateway_cpu_ms = (stack.cpu_seconds() - cpu_before) * 1000 / total
-            api_cpu_ms = (stack.cpu_seconds(stack.gateway_pid) - api_before) * 1000 / total
+            api_cpu_ms = (stack.cpu_seconds(*stack.serve_pids()) - api_before) * 1000 / total
             mock_cpu_ms = (stack.cpu_seconds(stack.mock_pid) - mock_before) * 1000 / total
         from_due = [r[0] * 1000 for r in results]
         from_sent = [r[1] * 1000 for r in results]
         statuses = {s: sum(1 for r in results if r[2] == s) for s in {r[2] for r in results}}
         print(
-            f"{backend:<10} delivery {delivery}: {total} requests at {rate:.0f}/s: latency from due "
+            f"{backend:<10} delivery {delivery}, {processes} serve process(es): {total} requests at {rate:.0f}/s: latency from due "
             f"p50 {statistics.median(from_due):5.1f} ms, p95 {percentile(from_due, 0.95):5.1f} ms, "
             f"p99 {percentile(from_due, 0.99):5.1f} ms (goal p99 <= 25); "
             f"from sent p50 {statistics.median(from_sent):5.1f}, p99 {percentile(from_sent, 0.99):5.1f} ms; "
             f"max {max(from_due):.0f} ms; statuses {statuses}; peak RSS {stack.peak_rss_mb():.0f} MB; "
-            f"CPU per request: gateway {gateway_cpu_ms:.1f} ms (API + worker), of which the serve process "
+            f"CPU per request: gateway {gateway_cpu_ms:.1f} ms (API + worker), of which the serve process(es) "
             f"{api_cpu_ms:.1f} ms; mock GGk {mock_cpu_ms:.1f} ms",
             flush=True,
         )
@@ -108,10 +111,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--delivery", choices=["in-serve", "separate", "none"], default="in-serve")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="gateway serve --processes N (PostgreSQL only)"
+    )
     args = parser.parse_args()
     print(load())
     for backend in ("postgresql", "sqlite") if args.backend == "both" else (args.backend,):
-        run(backend, args.rate, args.seconds, args.warmup, args.delivery)
+        run(backend, args.rate, args.seconds, args.warmup, args.delivery, args.processes)
     print(load())
 
 

@@ -82,18 +82,28 @@ class Processes:
     worker_pids: list[int]
     mock_pid: int
 
+    def serve_pids(self) -> list[int]:
+        """The serve process and, with ``--processes N``, its forked children."""
+        children = Path(f"/proc/{self.gateway_pid}/task/{self.gateway_pid}/children").read_text().split()
+        return [self.gateway_pid, *(int(pid) for pid in children)]
+
     def cpu_seconds(self, *pids: int) -> float:
-        """User + system CPU the processes used so far (from /proc): independent of the neighbours' load."""
+        """User + system CPU the processes used so far (from /proc): independent of the neighbours' load.
+
+        Without ``pids``: the serve process(es) and the extra workers.
+        """
         ticks = os.sysconf("SC_CLK_TCK")
         total = 0.0
-        for pid in pids or (self.gateway_pid, *self.worker_pids):
+        for pid in pids or (*self.serve_pids(), *self.worker_pids):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / ticks
         return total
 
     def peak_rss_mb(self, pid: int | None = None) -> float:
-        """VmHWM: the process's peak resident set size so far."""
-        status = Path(f"/proc/{pid or self.gateway_pid}/status").read_text()
+        """VmHWM: the process's peak resident set size so far; by default the largest serve process."""
+        if pid is None:
+            return max(self.peak_rss_mb(serve_pid) for serve_pid in self.serve_pids())
+        status = Path(f"/proc/{pid}/status").read_text()
         for line in status.splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
@@ -119,6 +129,7 @@ def running_processes(
     extra_env: dict[str, str] | None = None,
     log_dir: Path | None = None,
     serve_worker: bool = True,
+    api_processes: int = 1,
 ) -> Iterator[Processes]:
     gateway_port, mock_port = free_port(), free_port()
     with throwaway_database(backend) as database_url, tempfile.TemporaryDirectory() as data_dir:
@@ -149,7 +160,12 @@ def running_processes(
         try:
             mock = start("mock", "mocks")
             subprocess.run([GATEWAY, "db", "upgrade"], env=env, cwd=data_dir, check=True, capture_output=True)  # noqa: S603
-            gateway = start("gateway", "serve", *(() if serve_worker else ("--no-worker",)))
+            gateway = start(
+                "gateway",
+                "serve",
+                *(() if serve_worker else ("--no-worker",)),
+                *(("--processes", str(api_processes)) if api_processes > 1 else ()),
+            )
             first = 2 if serve_worker else 1
             extra = [start(f"worker-{n}", "worker") for n in range(first, workers + 1)]
             _wait_for(f"http://127.0.0.1:{gateway_port}/health")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import threading
 from contextlib import nullcontext
 from pathlib import Path
@@ -32,6 +33,7 @@ from gateway.ops.cli_operator import operator_app
 from gateway.ops.operators import retire_development_operator, seed_development_operator
 from gateway.runtime import Runtime
 from gateway.security_cli import audit_app, keys_app, prune_command
+from gateway.serve_processes import listening_socket, run_children
 from gateway.settings import (
     DEV_API_KEY,
     DEV_OPERATOR_NAME,
@@ -117,8 +119,11 @@ def _mock_app(settings: Settings):  # type: ignore[no-untyped-def]
     return mount_mock_hub(ggk, settings)  # CORV: /corv/ebms and /_mock/corv/... on the same port
 
 
-async def _serve_together(servers: list[uvicorn.Server]) -> None:
-    await asyncio.gather(*(server.serve() for server in servers))
+async def _serve_together(servers: list[tuple[uvicorn.Server, socket.socket | None]]) -> None:
+    """Run the servers side by side; a pre-bound socket (``--processes``) is served as is."""
+    await asyncio.gather(
+        *(server.serve(sockets=[sock]) if sock is not None else server.serve() for server, sock in servers)
+    )
 
 
 def _banner(settings: Settings, with_mocks: bool) -> None:
@@ -165,6 +170,16 @@ def serve(
             "--no-worker the process serves the API only; run `gateway worker` processes beside it.",
         ),
     ] = True,
+    processes: Annotated[
+        int,
+        typer.Option(
+            "--processes",
+            min=1,
+            max=64,
+            help="Fork this many gateway processes sharing the listening socket, each with its "
+            "own pool and (unless --no-worker) delivery worker: uses more than one core. PostgreSQL only.",
+        ),
+    ] = 1,
 ) -> None:
     """API and delivery worker in one process (migrates the database first)."""
     settings = _settings(host, port)
@@ -173,40 +188,87 @@ def serve(
         typer.echo(f"refusing to start: {problem}", err=True)
     if problems:
         raise typer.Exit(2)
-    runtime = _prepare(settings)
+    if processes > 1:
+        refusal = _processes_problem(settings, with_mocks)
+        if refusal:
+            typer.echo(f"refusing to start: {refusal}", err=True)
+            raise typer.Exit(2)
+        _prepare(settings).close()  # migrate, seed and audit once; each child opens its own
+        api_socket = listening_socket(settings.host, settings.port)
+        chain_socket = (
+            listening_socket(settings.host, settings.chain_tls.port) if settings.chain_tls.enabled else None
+        )
+        _banner(settings, with_mocks)
+        typer.echo(f"  {processes} processes share the listening socket(s), each with its own pool.")
+        if not with_worker:
+            typer.echo(
+                "  --no-worker: these processes serve the API only; messages wait for `gateway worker`."
+            )
+
+        def child(_index: int) -> None:
+            _serve_process(settings, with_worker, False, api_socket, chain_socket)
+
+        raise typer.Exit(run_children(processes, child))
+    _banner(settings, with_mocks)
+    if not with_worker:
+        typer.echo("  --no-worker: this process serves the API only; messages wait for `gateway worker`.")
+    _serve_process(settings, with_worker, with_mocks, None, None, runtime=_prepare(settings))
+
+
+def _processes_problem(settings: Settings, with_mocks: bool) -> str | None:
+    if settings.effective_database_url.startswith("sqlite"):
+        return "--processes needs PostgreSQL (SQLite is one process by design)"
+    if with_mocks:
+        return "--processes cannot be combined with --with-mocks (run `gateway mocks` beside it)"
+    return None
+
+
+def _serve_process(
+    settings: Settings,
+    with_worker: bool,
+    with_mocks: bool,
+    api_socket: socket.socket | None,
+    chain_socket: socket.socket | None,
+    runtime: Runtime | None = None,
+) -> None:
+    """One gateway process: the API (and the chain listener), its worker unless told not."""
+    runtime = runtime or Runtime.create(settings)
     worker = build_worker(runtime) if with_worker else None
     gateway_app = create_app(runtime, worker)
     servers = [
-        uvicorn.Server(
-            uvicorn.Config(
-                gateway_app,
-                host=settings.host,
-                port=settings.port,
-                log_config=None,
-                access_log=False,
-                **api_tls_options(settings),
-            )
+        (
+            uvicorn.Server(
+                uvicorn.Config(
+                    gateway_app,
+                    host=settings.host,
+                    port=settings.port,
+                    log_config=None,
+                    access_log=False,
+                    **api_tls_options(settings),
+                )
+            ),
+            api_socket,
         )
     ]
     # Production: the chain endpoints on their own mutual-TLS listener (docs/security-transport.md).
     chain_server = chain_listener(gateway_app, settings, log_config=None, access_log=False)
     if chain_server is not None:
-        servers.append(chain_server)
+        servers.append((chain_server, chain_socket))
     if with_mocks:
         servers.append(
-            uvicorn.Server(
-                uvicorn.Config(
-                    _mock_app(settings),
-                    host="127.0.0.1",
-                    port=settings.mock_port,
-                    log_config=None,
-                    access_log=False,
-                )
+            (
+                uvicorn.Server(
+                    uvicorn.Config(
+                        _mock_app(settings),
+                        host="127.0.0.1",
+                        port=settings.mock_port,
+                        log_config=None,
+                        access_log=False,
+                    )
+                ),
+                None,
             )
         )
-    _banner(settings, with_mocks)
-    if not with_worker:
-        typer.echo("  --no-worker: this process serves the API only; messages wait for `gateway worker`.")
     # ``docker stop`` sends SIGTERM: shut down like Ctrl+C (gracefully, exit code 0).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

@@ -214,8 +214,8 @@ def test_production_mode_with_a_short_hash_key_refuses_to_start_in_one_line(
 # --- gateway serve --with-mocks, as a real process ------------------------------------------------
 
 
-def _wait_for_health(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
+def _wait_for_health(base: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"gateway exited with {process.returncode}:\n{log.read_text()[-3000:]}")
@@ -225,7 +225,7 @@ def _wait_for_health(base: str, process: subprocess.Popen[bytes], log: Path) -> 
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    pytest.fail(f"no /health within 30 s:\n{log.read_text()[-3000:]}")
+    pytest.fail(f"no /health within {timeout_s} s:\n{log.read_text()[-3000:]}")
 
 
 def _poll_answered(client: httpx.Client, message_id: int, timeout_s: float = 20) -> dict[str, Any]:
@@ -295,3 +295,91 @@ def test_serve_with_mocks_answers_a_decision_and_stops_cleanly_on_sigint(tmp_pat
     assert "Traceback" not in output, output[-3000:]
     assert "delivery_worker_stopped" in output  # the worker was stopped, not abandoned
     assert DEV_API_KEY in output  # the development banner told the developer the key
+
+
+# --- gateway serve --processes N, as real processes ------------------------------------------------
+
+
+#: Six valid test BSNs: one client per decision, so no two overlap (TR302).
+PROCESS_BSNS = ["999900006", "999900018", "999900031", "999900043", "999900055", "999900067"]
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the process tree from /proc (Linux)")
+def test_serve_processes_share_the_port_deliver_and_stop_together_on_sigterm(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    """Two forked processes answer on one port, each with its worker; SIGTERM stops both cleanly."""
+    port, mock_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(
+        GATEWAY_DATABASE_URL=postgres_database,
+        GATEWAY_PORT=str(port),
+        GATEWAY_MOCK_PORT=str(mock_port),
+        GATEWAY_MOCK_RETOUR_DELAY_S="0",
+        GATEWAY_DATA_DIR=str(tmp_path / "data"),
+        GATEWAY_LOG_JSON="false",
+        GATEWAY_SETTINGS_FILE=str(tmp_path / "absent.env"),
+        PYTHONPATH=str(PROJECT_ROOT),
+    )
+    log, mock_log = tmp_path / "serve.log", tmp_path / "mock.log"
+    with log.open("wb") as sink, mock_log.open("wb") as mock_sink:
+        mock = subprocess.Popen(
+            [sys.executable, "-c", "from gateway.cli import main; main()", "mocks"],
+            cwd=tmp_path,
+            env=env,
+            stdout=mock_sink,
+            stderr=subprocess.STDOUT,
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from gateway.cli import main; main()", "serve", "--processes", "2"],
+            cwd=tmp_path,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _wait_for_health(base, process, log, timeout_s=120)  # forks after start-up, on a loaded CI box
+            children = _children(process.pid)
+            assert len(children) == 2, children
+            ids = []
+            for n in range(6):  # a new connection each: the kernel spreads them over both
+                with httpx.Client(base_url=base, timeout=10) as client:
+                    body = beschikking_body(beschikkingnummer=f"PROC-{n}")
+                    body["client"] = {**body["client"], "bsn": PROCESS_BSNS[n]}  # type: ignore[dict-item]
+                    response = client.post(
+                        "/api/v1/beschikkingen", json=body, headers={"X-API-Key": DEV_API_KEY}
+                    )
+                    assert response.status_code == 201, response.text
+                    ids.append(response.json()["berichten"][0]["id"])
+            with httpx.Client(base_url=base, timeout=10) as client:
+                for message_id in ids:
+                    assert _poll_answered(client, message_id, timeout_s=60)["answer"]["type"] == "JW302"
+
+            process.send_signal(signal.SIGTERM)
+            try:
+                code = process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"gateway still running 20 s after SIGTERM:\n{log.read_text()[-3000:]}")
+        finally:
+            for running in (process, mock):
+                if running.poll() is None:
+                    running.kill()
+                    running.wait()
+    output = log.read_text()
+    assert code == 0, f"exit code {code}:\n{output[-3000:]}"
+    assert "Traceback" not in output, output[-3000:]
+    assert output.count("delivery_worker_stopped") == 2, output[-3000:]  # each child's worker
+    for child in children:
+        assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+
+
+def test_serve_processes_refuses_sqlite_in_one_line(data_dir: Path) -> None:
+    result = invoke("serve", "--processes", "2")
+    assert result.exit_code == 2
+    assert "refusing to start: --processes needs PostgreSQL" in result.output
