@@ -12,16 +12,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from lxml import etree
+
 from connectors.ggk import (
     Heenbericht,
     Operation,
     Retourbericht,
     Systeem,
     new_referentienummer,
-    render_du01,
     render_fo01,
     soap_headers,
-    soap_request,
 )
 from connectors.istandaard import (
     PayloadRejected,
@@ -30,11 +30,28 @@ from connectors.istandaard import (
     render_retour,
     render_toewijzing_retour,
 )
+from connectors.istandaard.errors import accept_payload, assert_rendered_valid
+from connectors.istandaard.model import BerichtHeader
+from connectors.istandaard.toewijzing import build_header, read_header, serialize
+from connectors.istandaard.xml_names import (
+    XSD_VERSIE,
+    build_retourcodes,
+    build_xsd_versie,
+    child,
+    sub,
+    tags,
+)
 from mocks.ggk.aanbieders import AANBIEDER_APPLICATIE
 from mocks.ggk.behaviour import Behaviour
+from mocks.ggk.templates import Du01Templates, RetourHeaderTemplates
 
 #: The functies a mock aanbieder answers with a retour (302 / 320); other functies get none.
 ANSWERED_FUNCTIES = frozenset({"JW301", "WMO301", "JW319", "WMO319"})
+TOEWIJZING, TOEWIJZING_RETOUR = 301, 302
+#: Every party's Du01s (aanbieders, SVB, CAK), from templates the connector validated.
+DU01_TEMPLATES = Du01Templates()
+#: Header-only 302s, from templates the tree builder made (each one still validated).
+RETOUR_HEADERS = RetourHeaderTemplates()
 #: The one class of a 319, where a ``reject`` at level ``product`` puts its codes.
 ANTWOORD_CLASS = "Antwoord"
 
@@ -128,22 +145,58 @@ def du01_answer(
         functie_versie=h.functie_versie,
         functie_subversie=h.functie_subversie,
     )
-    body, headers = soap_request(render_du01(du01), "ggk_Du01")
-    return Answer("ggk_Du01", body, headers, "retour_sent", ref)
+    return Answer("ggk_Du01", DU01_TEMPLATES.render(du01), soap_headers("ggk_Du01"), "retour_sent", ref)
 
 
 def _toewijzing_retour(
     payload: bytes, behaviour: Behaviour, identificatie_retour: str, today: date
 ) -> tuple[bytes, str, str]:
-    """The 302 of a 301 (retour bytes, functie, the 301's BerichtIdentificatie)."""
+    """The 302 of a 301 (retour bytes, functie, the 301's BerichtIdentificatie).
+
+    Only a ``reject`` at product level repeats the Client block, so only that one reads
+    the whole 301 into its model; every other answer is a header-only 302, for which the
+    validated 301's header is all there is to read.
+    """
+    if behaviour.mode == "reject" and behaviour.level == "product":
+        return _client_retour(payload, behaviour, identificatie_retour, today)
+    law, root = accept_payload(payload, TOEWIJZING)  # parsed and validated, as parse_toewijzing does
+    t = tags(law, TOEWIJZING)
+    heen_header = child(root, t.m["Header"])
+    assert heen_header is not None  # required by the XSD
+    header = read_header(heen_header, t)
+    codes = tuple(behaviour.retour_codes()) if behaviour.mode == "reject" else ()
+    retour = RETOUR_HEADERS.render(header, codes, identificatie_retour, today, _header_retour)
+    return retour, law.function_name(TOEWIJZING_RETOUR), header.identificatie
+
+
+def _header_retour(
+    heen: BerichtHeader, header_codes: tuple[str, ...], identificatie_retour: str, today: date
+) -> bytes:
+    """A header-only 302, element for element what ``render_toewijzing_retour`` writes without
+    a Client block (same builders), validated against the project's XSD before it leaves."""
+    t = tags(heen.law, TOEWIJZING_RETOUR)
+    root = etree.Element(t.m["Bericht"], nsmap=t.nsmap)
+    header = build_header(root, t, heen)
+    sub(header, t.m["IdentificatieRetour"], identificatie_retour)
+    sub(header, t.m["DagtekeningRetour"], today.isoformat())
+    build_xsd_versie(header, t.m["XsdVersieRetour"], t, XSD_VERSIE, XSD_VERSIE)
+    if header_codes:
+        build_retourcodes(header, t, header_codes)
+    assert_rendered_valid(heen.law, TOEWIJZING_RETOUR, root)
+    return serialize(root)
+
+
+def _client_retour(
+    payload: bytes, behaviour: Behaviour, identificatie_retour: str, today: date
+) -> tuple[bytes, str, str]:
+    """A ``reject`` at product level: the codes on every product (the header's when there are none)."""
     heen = parse_toewijzing(payload)
     header_codes: tuple[str, ...] = ()
     product_codes: dict[int, list[str]] | None = None
-    if behaviour.mode == "reject":
-        if behaviour.level == "header" or not heen.producten:
-            header_codes = tuple(behaviour.retour_codes())
-        else:
-            product_codes = {p.toewijzingnummer: behaviour.retour_codes() for p in heen.producten}
+    if not heen.producten:
+        header_codes = tuple(behaviour.retour_codes())
+    else:
+        product_codes = {p.toewijzingnummer: behaviour.retour_codes() for p in heen.producten}
     retour = render_toewijzing_retour(
         heen,
         identificatie_retour=identificatie_retour,
@@ -152,7 +205,7 @@ def _toewijzing_retour(
         client_codes=(),
         product_codes=product_codes,
     )
-    return retour, heen.header.law.function_name(302), heen.header.identificatie
+    return retour, heen.header.law.function_name(TOEWIJZING_RETOUR), heen.header.identificatie
 
 
 def _antwoord_retour(

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,20 +31,17 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from lxml import etree
 from pydantic import BaseModel, Field
+from starlette.types import Receive, Scope, Send
 
 from connectors.ggk import (
-    GGK_SYSTEEM,
     MAX_ENVELOPE_BYTES,
     EnvelopeError,
     Heenbericht,
     Retourbericht,
     Systeem,
-    new_referentienummer,
-    parse_envelope,
     parse_fo01,
     parse_soap_request,
     parse_soap_response,
-    render_bv03,
     render_fo03_fault,
 )
 from connectors.ggk.envelope import STUF_NS
@@ -54,14 +50,19 @@ from mocks.ggk.aanbieder import Answer, answer_heenbericht
 from mocks.ggk.aanbieder_api import aanbieder_router
 from mocks.ggk.aanbieders import MOCK_AANBIEDERS, is_gemeentecode, is_mock_agb
 from mocks.ggk.behaviour import Behaviour, RuleBook
+from mocks.ggk.callback import CallbackClient
+from mocks.ggk.envelope_reader import read_envelope
 from mocks.ggk.faults import CLEAN, Draw, FaultInjector, Faults, drop_connection
 from mocks.ggk.ledger import Ledger
 from mocks.ggk.parties import PARTY_MODULES, party
 from mocks.ggk.retouren import AanbiederLog
+from mocks.ggk.templates import Bv03Templates
 
 log = structlog.get_logger("mocks.ggk")
 
 _SOAP_MEDIA_TYPE = "text/xml; charset=utf-8"
+#: Where the GGk takes SOAP requests.
+SOAP_PATH = "/ggk/soap"
 
 
 class MockGgkConfig(BaseModel):
@@ -97,7 +98,8 @@ class MockGgk:
         self._tasks: set[asyncio.Task[None]] = set()
         #: One client for every callback, the loop it belongs to and the slots of
         #: concurrent posts (see :meth:`_client`).
-        self._callback_client: _CallbackClient | None = None
+        self._callback_client: CallbackClient | None = None
+        self._bv03 = Bv03Templates()
 
     def reset(self) -> None:
         """Forget rules, ledger and log (pending callbacks are cancelled by ``POST /_mock/reset``)."""
@@ -110,28 +112,24 @@ class MockGgk:
         for task in list(self._tasks):
             task.cancel()
 
-    def _client(self) -> _CallbackClient:
+    def _client(self) -> CallbackClient:
         """The callback client of the running loop, made on first use.
 
-        One client for all callbacks: a new ``httpx.AsyncClient`` per callback builds a
-        fresh SSL context (loading the CA bundle), which cost ~80% of the mock's CPU in
-        the round-trip bench, and opens a new TCP connection per retour. At most
-        ``_CALLBACK_SLOTS`` posts are in flight at once; the others wait for a slot (not
-        in httpx's pool, whose bookkeeping grows with the square of the queue). The
-        timeout is passed per request, from the config in force.
+        One client for all callbacks: a new client per callback opens a new TCP
+        connection per retour (and, with httpx, built a fresh SSL context each time,
+        ~80% of the mock's CPU in the round-trip bench). At most ``CALLBACK_SLOTS``
+        posts are in flight at once; the others wait for a slot. The timeout is passed
+        per request, from the config in force.
         """
         loop = asyncio.get_running_loop()
         if self._callback_client is None or self._callback_client.loop is not loop:
-            limits = httpx.Limits(max_connections=None, max_keepalive_connections=_CALLBACK_SLOTS)
-            self._callback_client = _CallbackClient(
-                loop, httpx.AsyncClient(limits=limits), asyncio.Semaphore(_CALLBACK_SLOTS)
-            )
+            self._callback_client = CallbackClient(loop)
         return self._callback_client
 
     async def aclose(self) -> None:
         """Close the callback client (at the app's shutdown)."""
         if self._callback_client is not None:
-            client, self._callback_client = self._callback_client.client, None
+            client, self._callback_client = self._callback_client, None
             await client.aclose()
 
     # --- the SOAP endpoint -----------------------------------------------------------------------
@@ -151,10 +149,10 @@ class MockGgk:
             return _fault(exc)
         if inbound.operation == "Fo01":
             return self._take_fo01(inbound.element)
-        ref = _peek(inbound.element, "referentienummer")
         try:
-            envelope = parse_envelope(inbound.element)
+            envelope = read_envelope(inbound.element)
         except EnvelopeError as exc:
+            ref = _peek(inbound.element, "referentienummer")
             self.ledger.seen(
                 referentienummer=ref,
                 operation=inbound.operation,
@@ -217,7 +215,7 @@ class MockGgk:
                 self.ledger.update(ref, outcome="no_retour")
             else:
                 self._spawn(self._answer_later(envelope, behaviour, fault))
-        answer = render_bv03(GGK_SYSTEEM, envelope.zender, new_referentienummer(), ref)
+        answer = self._bv03.render(envelope.zender, ref)
         if behaviour.mode == "timeout":
             await asyncio.sleep(behaviour.delay_s)
         if fault.delay_s:
@@ -249,7 +247,7 @@ class MockGgk:
         )
         self.ledger.update(fo01.referentienummer, accepted=True)
         self.aanbieder.record_fo01(fo01, now=datetime.now())
-        answer = render_bv03(GGK_SYSTEEM, fo01.zender, new_referentienummer(), fo01.referentienummer)
+        answer = self._bv03.render(fo01.zender, fo01.referentienummer)
         return Response(answer, media_type=_SOAP_MEDIA_TYPE)
 
     def _record_antwoord(self, h: Heenbericht) -> None:
@@ -270,10 +268,16 @@ class MockGgk:
         await asyncio.sleep(self.config.retour_delay_s)
         ref = h.referentienummer
         try:
-            # Parsing and validating the payload is CPU work: keep it off the event loop.
             other = party(h.ontvanger.organisatie)
-            answerer = other.answer if other is not None else answer_heenbericht
-            answer = await asyncio.to_thread(answerer, h, behaviour, now=datetime.now())
+            if other is None:
+                # An aanbieder's answer to one 301/319 is a fraction of a millisecond of
+                # CPU: done on the loop, as a handoff to a worker thread and back cost
+                # about as much again in the round-trip bench.
+                answer = answer_heenbericht(h, behaviour, now=datetime.now())
+            else:
+                # A party's bulk message (a TKB of thousands of budgets) would hold up
+                # every other request: off the event loop.
+                answer = await asyncio.to_thread(other.answer, h, behaviour, now=datetime.now())
         except Exception as exc:  # a bug in the mock must not kill the server; make it visible
             log.error("mock_ggk_answer_failed", referentienummer=ref, error_type=type(exc).__name__)
             self.ledger.update(ref, outcome="aanbieder_error")
@@ -302,13 +306,9 @@ class MockGgk:
                     min(cfg.callback_backoff_s * 2 ** (attempt - 1), cfg.callback_backoff_max_s)
                 )
             try:
-                async with callback.slots:
-                    response = await callback.client.post(
-                        cfg.callback_url,
-                        content=answer.body,
-                        headers=answer.headers,
-                        timeout=cfg.callback_timeout_s,
-                    )
+                response = await callback.post(
+                    cfg.callback_url, answer.body, answer.headers, timeout=cfg.callback_timeout_s
+                )
             except httpx.HTTPError as exc:
                 reason = f"callback_failed:{type(exc).__name__}"
                 continue
@@ -323,17 +323,6 @@ class MockGgk:
         return reason
 
 
-#: Callbacks posted at once by one mock; more wait their turn (see ``MockGgk._client``).
-_CALLBACK_SLOTS = 8
-
-
-@dataclass(frozen=True, slots=True)
-class _CallbackClient:
-    loop: asyncio.AbstractEventLoop
-    client: httpx.AsyncClient
-    slots: asyncio.Semaphore
-
-
 def create_app(config: MockGgkConfig) -> FastAPI:
     """The mock GGk as an ASGI app; its state is ``app.state.ggk`` (:class:`MockGgk`)."""
     mock = MockGgk(config)
@@ -344,7 +333,7 @@ def create_app(config: MockGgkConfig) -> FastAPI:
         mock.cancel_pending()
         await mock.aclose()
 
-    app = FastAPI(title="Mock GGk + aanbieders", lifespan=lifespan)
+    app = _MockGgkApp(mock, title="Mock GGk + aanbieders", lifespan=lifespan)
     app.state.ggk = mock
     app.include_router(aanbieder_router(mock))
     for receiver in PARTY_MODULES:
@@ -354,13 +343,14 @@ def create_app(config: MockGgkConfig) -> FastAPI:
             # ``make_router(mock) -> APIRouter``: the party's admin endpoints (e.g. /_mock/svb).
             app.include_router(make_router(mock))
 
-    @app.post("/ggk/soap")
+    @app.post(SOAP_PATH)
     async def soap(request: Request) -> Response:
+        """The SOAP endpoint through FastAPI: only when mounted under another app (see ``_MockGgkApp``)."""
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_ENVELOPE_BYTES:
             return _fault(EnvelopeError.of("IB007", f"request is {declared} bytes"))
         response = await mock.handle_soap(await request.body(), request.headers.get("soapaction"))
-        if isinstance(response, DropConnection) and not drop_connection(request):
+        if isinstance(response, DropConnection) and not drop_connection(request.receive):
             # A server that cannot hang up (an in-process test client): the nearest thing.
             return Response(b"", status_code=502)
         return response
@@ -407,6 +397,64 @@ def create_app(config: MockGgkConfig) -> FastAPI:
         return {"status": "ok", "aanbieders": MOCK_AANBIEDERS}
 
     return app
+
+
+class _MockGgkApp(FastAPI):
+    """FastAPI for the admin endpoints; ``POST /ggk/soap`` answered as plain ASGI.
+
+    Every message of a bench or fault run passes the SOAP endpoint, and FastAPI's way
+    there - six middlewares, the router, a Request, the endpoint's dependency solving -
+    cost more CPU than the mock's own checks of the envelope. The endpoint takes no
+    parameters FastAPI could validate (the body is XML, checked by the mock itself), so
+    it is served here directly; the FastAPI route stays for a mounted app, whose paths
+    carry a prefix.
+    """
+
+    def __init__(self, mock: MockGgk, **options: Any) -> None:
+        super().__init__(**options)
+        self._mock = mock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == SOAP_PATH and scope["method"] == "POST":
+            await _serve_soap(self._mock, scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+async def _serve_soap(mock: MockGgk, scope: Scope, receive: Receive, send: Send) -> None:
+    """What the ``/ggk/soap`` route does, over the raw ASGI messages."""
+    declared: bytes | None = None
+    soap_action: str | None = None
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            declared = value
+        elif name == b"soapaction":
+            soap_action = value.decode("latin-1")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_ENVELOPE_BYTES:
+        response: Response = _fault(EnvelopeError.of("IB007", f"request is {declared.decode()} bytes"))
+    else:
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client is gone: nobody to answer
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        response = await mock.handle_soap(body, soap_action)
+        if isinstance(response, DropConnection):
+            # Hung up (what follows is discarded, as in the FastAPI route); a server that
+            # cannot hang up (an in-process test client) gets the empty 502 as the nearest thing.
+            drop_connection(receive)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status_code,
+            "headers": response.raw_headers,
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})
 
 
 class DropConnection(Response):

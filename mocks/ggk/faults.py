@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import structlog
-from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.types import Receive
 
 log = structlog.get_logger("mocks.ggk")
 
@@ -172,14 +172,14 @@ class FaultInjector:
             }
 
 
-def drop_connection(request: Request) -> bool:
+def drop_connection(receive: Receive) -> bool:
     """Close the client's connection without an answer; ``False`` if the server does not allow it.
 
     ASGI has no "hang up" message; uvicorn's ``receive`` is a method of the request cycle
     that owns the asyncio transport, so closing that transport is what a crashing GGk
     front end would do. Whatever the app answers afterwards is discarded.
     """
-    owner = getattr(request.receive, "__self__", None)
+    owner = getattr(receive, "__self__", None)
     transport = getattr(owner, "transport", None)
     if transport is None or not hasattr(transport, "close"):
         return False
