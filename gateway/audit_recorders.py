@@ -56,6 +56,8 @@ def _client_name(runtime: Runtime, request: Request) -> str | None:
     client = state.get("api_client")
     if client is not None:
         return str(client.name)
+    if state.get("api_key_checked"):
+        return None  # the limits middleware found the key invalid: no second lookup
     key = request.headers.get("x-api-key", "").strip()
     if not key:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")

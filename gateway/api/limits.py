@@ -4,7 +4,9 @@ A pure ASGI middleware, so both act *before* a body is read or parsed:
 
 - it identifies the caller once (the key in ``X-API-Key`` or ``Authorization: Bearer``)
   and leaves the client in the request state for :func:`gateway.api.auth.require_scope`
-  (which answers 401/403 - this middleware never does);
+  (which answers 401/403 - this middleware never does). A key verified in the last
+  :data:`gateway.api_keys.KEY_CACHE_TTL_S` seconds is not looked up again
+  (:class:`gateway.api_keys.ClientCache`): no database and no thread hop for most requests;
 - rate: a token bucket per client (``rate_per_minute`` sustained, ``burst`` at once;
   the client's own values, else ``GATEWAY_API_LIMITS__*``). Empty: 429 problem+json with
   ``Retry-After`` in whole seconds. The buckets live in the process: with N gateway
@@ -28,7 +30,7 @@ import anyio.to_thread
 import structlog
 
 from gateway.api.problems import PROBLEM_JSON, Problem
-from gateway.api_keys import find_client
+from gateway.api_keys import ClientCache
 from gateway.runtime import Runtime
 from gateway.settings import ApiLimits
 from gateway.store.tables import ApiClient
@@ -38,6 +40,8 @@ log = structlog.get_logger("gateway.api")
 
 #: Where the middleware leaves the identified client (``request.state.api_client``).
 STATE_CLIENT = "api_client"
+#: Set when the middleware looked the presented key up (found or not): no second lookup.
+STATE_KEY_CHECKED = "api_key_checked"
 
 
 class TokenBuckets:
@@ -103,13 +107,10 @@ class ApiLimitsMiddleware:
         self.app = app
         self.runtime = runtime
         self.buckets = TokenBuckets()
+        self.clients = ClientCache(runtime.sessions)
 
     def _identify(self, key: str) -> ApiClient | None:
-        with self.runtime.sessions() as session:
-            client = find_client(session, key, self.runtime.clock.now())
-            if client is not None:
-                session.expunge(client)
-            return client
+        return self.clients.find(key, self.runtime.clock.now())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
@@ -118,7 +119,12 @@ class ApiLimitsMiddleware:
         path: str = scope["path"]
         limits = self.runtime.settings.api_limits
         key = presented_key(scope.get("headers") or [])
-        client = await anyio.to_thread.run_sync(self._identify, key) if key else None
+        client: ApiClient | None = None
+        if key:
+            client = self.clients.cached(key, self.runtime.clock.now())
+            if client is None:
+                client = await anyio.to_thread.run_sync(self._identify, key)
+            scope.setdefault("state", {})[STATE_KEY_CHECKED] = True
         if client is not None:
             scope.setdefault("state", {})[STATE_CLIENT] = client
             rate = client.rate_per_minute or limits.rate_per_minute
