@@ -123,7 +123,7 @@ def in_process(backend: str, count: int) -> None:
     with throwaway_database(backend) as url, tempfile.TemporaryDirectory() as data_dir:
         upgrade(url)
         configure_logging("WARNING")
-        runtime = Runtime.create(Settings(_env_file=None, database_url=url, data_dir=Path(data_dir)))  # type: ignore[call-arg]
+        runtime = Runtime.create(Settings(_env_file=None, database_url=url, data_dir=Path(data_dir)))
         statements = [0]
 
         @event.listens_for(runtime.engine, "before_cursor_execute")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, insert
@@ -104,3 +105,41 @@ def record_events(session: Session, runtime: Runtime, events: list[Event]) -> li
     for event in events:
         fan_out(session, runtime, event)
     return events
+
+
+def record_new_events(
+    session: Session,
+    runtime: Runtime,
+    type_: str,
+    subjects: list[tuple[int | None, int | None, dict[str, Any], datetime]],
+) -> None:
+    """Record events of one type, each as :func:`record_events` would: ``subjects`` are
+    (message_id, beschikking_id, data, created_at), recorded in this order.
+
+    Why: when no webhook wants the type (the usual case), nothing needs the events' ids
+    or objects, so they go in as one Core ``executemany`` - no ORM object, no flush; the
+    rows they refer to must be in the database already. With a subscriber they take
+    :func:`record_events`' way (their ids are the webhook deliveries' references).
+    """
+    if not subjects:
+        return
+    if any(subscribed(s, type_) for s in runtime.settings.webhooks):
+        events = [
+            Event(type=type_, message_id=message_id, beschikking_id=beschikking_id, data=data, created_at=at)
+            for message_id, beschikking_id, data, at in subjects
+        ]
+        record_events(session, runtime, events)
+        return
+    session.connection().execute(
+        _INSERT_EVENT,
+        [
+            {
+                "type": type_,
+                "message_id": message_id,
+                "beschikking_id": beschikking_id,
+                "data": data,
+                "created_at": at,
+            }
+            for message_id, beschikking_id, data, at in subjects
+        ],
+    )

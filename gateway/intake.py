@@ -7,14 +7,15 @@ problem+json; nothing is half-written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy.orm import Session, class_mapper
+from sqlalchemy.orm.attributes import set_committed_value
 
 from connectors.istandaard import Law, render_toewijzing
 from connectors.istandaard.codelists import MAX_TOEWIJZINGNUMMER
@@ -30,15 +31,15 @@ from gateway.api.beschikking_models import (
 )
 from gateway.api.problems import FieldError, Problem, validation_problem
 from gateway.bsn import keyed_hash
-from gateway.bulk_ids import assign_ids
+from gateway.bulk_ids import insert_and_reserve
 from gateway.clock import local_now
-from gateway.events import BESCHIKKING_ACCEPTED, new_event, record_events
+from gateway.events import BESCHIKKING_ACCEPTED, record_new_events
 from gateway.intake_rules import check_beschikking, overlaps, product_period
-from gateway.outbox import HeenberichtDraft, enqueue_ggk_heenbericht, enqueue_ggk_heenberichten
+from gateway.outbox import HeenberichtDraft, enqueue_ggk_heenbericht, insert_ggk_heenberichten
 from gateway.pgb_policy import PgbPlan, check_request
 from gateway.runtime import Runtime
-from gateway.store.tables import Beschikking, Event, Message, MessageToewijzing, Toewijzing
-from gateway.toewijzing_history import record_versions
+from gateway.store.tables import Beschikking, Message, MessageState, MessageToewijzing, Toewijzing
+from gateway.toewijzing_history import insert_first_versions
 from gateway.toewijzing_messages import (
     build_toewijzingsbericht,
     carried_toewijzingen,
@@ -46,6 +47,8 @@ from gateway.toewijzing_messages import (
 )
 
 log = structlog.get_logger("gateway.intake")
+
+_T = TypeVar("_T")
 
 #: Bound on the IN lists of the set-based lookups (SQLite limits parameters per statement).
 _IN_CHUNK = 500
@@ -77,9 +80,12 @@ class _Accepted:
     bsn_hash: str
     existing: list[Toewijzing]
     plans: dict[int, PgbPlan]
-    beschikking: Beschikking
+    #: The beschikking's columns, as inserted (``id`` set by the INSERT).
+    values: dict[str, Any]
+    #: The stored beschikking and toewijzingen as objects (transient: not in the session).
+    beschikking: Beschikking | None = None
     rows: list[Toewijzing] = field(default_factory=list)
-    messages: list[Message] = field(default_factory=list)
+    berichten: list[BerichtRef] = field(default_factory=list)
 
 
 def accept_beschikkingen(
@@ -95,9 +101,16 @@ def accept_beschikkingen(
     same beschikkingnummer of a law - then storing them together is storing them one
     after the other (every check and every 301 looks only at the client's own rows),
     and the work is done set-based: one query for the duplicates, one for the clients'
-    toewijzingen, one INSERT per table (insertmanyvalues, or on PostgreSQL an
-    executemany with the ids taken first, :mod:`gateway.bulk_ids`), instead of some
-    twenty round trips per decision. One request is the single endpoint's case.
+    toewijzingen, one query for the new rows' ids (:mod:`gateway.bulk_ids`) and one
+    Core INSERT per table (``executemany`` of plain rows, through the models' tables so
+    the columns' types - encryption at rest included - apply), instead of some twenty
+    round trips and seven ORM objects per decision. A message knows its id before it
+    is inserted, so it goes in once, rendered and queued. One request is the single
+    endpoint's case.
+
+    The beschikking and toewijzing objects the rest of the work reads (the 301, the PGB
+    and CAK reports) are transient: built with their stored values and ids, never added
+    to the session (so never inserted twice); ``toewijzing.beschikking`` is set on them.
 
     A request refused by a check (rules, PGB, duplicate, overlap) gets its Problem and
     leaves nothing behind. A Problem that only shows after writing (a 301 that breaks
@@ -137,76 +150,87 @@ def accept_beschikkingen(
         client_record: dict[str, Any] = request.client.model_dump(
             mode="json", exclude={"bsn"}, exclude_none=True
         )
-        beschikking = Beschikking(
-            law=law.value,
-            beschikkingnummer=request.beschikkingnummer,
-            gemeentecode=runtime.settings.gemeentecode,
-            bsn=request.client.bsn,
-            bsn_hash=bsn_hash,
-            client=client_record,
-            verwijzer=request.verwijzer.model_dump(mode="json", exclude_none=True)
+        values: dict[str, Any] = {
+            "law": law.value,
+            "beschikkingnummer": request.beschikkingnummer,
+            "gemeentecode": runtime.settings.gemeentecode,
+            "bsn": request.client.bsn,
+            "bsn_hash": bsn_hash,
+            "client": client_record,
+            "verwijzer": request.verwijzer.model_dump(mode="json", exclude_none=True)
             if request.verwijzer
             else None,
-            gebiedsteam=request.gebiedsteam,
-            commentaar=request.commentaar,
-            api_client_id=api_client_id,
-            received_at=now,
-        )
-        accepted.append((index, _Accepted(request, bsn_hash, existing, plans, beschikking)))
+            "gebiedsteam": request.gebiedsteam,
+            "commentaar": request.commentaar,
+            "api_client_id": api_client_id,
+            "received_at": now,
+        }
+        accepted.append((index, _Accepted(request, bsn_hash, existing, plans, values)))
     if not accepted:
         return _finished(outcomes)
 
-    beschikkingen = [item.beschikking for _, item in accepted]
-    assign_ids(session, beschikkingen)
-    session.add_all(beschikkingen)
-    session.flush()  # one INSERT ... RETURNING: the ids the toewijzingen refer to
-
-    for _, item in accepted:
-        request, beschikking = item.request, item.beschikking
+    items = [item for _, item in accepted]
+    wanted_301s = [(item, agb) for item in items for agb in _zin_receivers(item.request)]
+    # The beschikkingen go in; the toewijzingen' ids (their ToewijzingNummers) and the
+    # 301s' ids (their BerichtIdentificaties) are known before those rows are built.
+    _, (row_ids, message_ids) = insert_and_reserve(
+        session,
+        _BESCHIKKINGEN,
+        [item.values for item in items],
+        [(_TOEWIJZINGEN, sum(len(item.request.producten) for item in items)), (_MESSAGES, len(wanted_301s))],
+    )
+    if row_ids and row_ids[-1] > MAX_TOEWIJZINGNUMMER:
+        raise RuntimeError("ToewijzingNummer range exhausted")
+    next_row_id = iter(row_ids)
+    row_values: list[dict[str, Any]] = []
+    for item in items:
+        request = item.request
+        stored = item.beschikking = _transient(Beschikking, item.values)
         for product in request.producten:
             periode = product_period(request, product)
-            item.rows.append(
-                Toewijzing(
-                    beschikking_id=beschikking.id,
-                    law=beschikking.law,
-                    bsn_hash=item.bsn_hash,
-                    aanbieder_agb=product.aanbieder_agb or "",
-                    leveringsvorm=product.leveringsvorm.value,
-                    categorie=product.categorie,
-                    productcode=product.code,
-                    ingangsdatum=periode.begindatum,
-                    einddatum=periode.einddatum,
-                    volume=product.omvang.volume if product.omvang else None,
-                    eenheid=product.omvang.eenheid if product.omvang else None,
-                    frequentie=product.omvang.frequentie if product.omvang else None,
-                    budget=product.budget,
-                    toewijzingsdatum=local.date(),
-                    toewijzingstijd=local.time().replace(microsecond=0),
-                    commentaar=product.commentaar,
-                    referentie_aanbieder=referentie[1]
-                    if referentie and referentie[0] == product.aanbieder_agb
-                    else None,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-    all_rows = [row for _, item in accepted for row in item.rows]
-    assign_ids(session, all_rows)
-    session.add_all(all_rows)
-    session.flush()  # the row ids are the ToewijzingNummers
-    if any(row.id > MAX_TOEWIJZINGNUMMER for row in all_rows):
-        raise RuntimeError("ToewijzingNummer range exhausted")
-    record_versions(session, runtime, all_rows, "beschikking", api_client_id, new_rows=True)
+            values = {
+                "id": next(next_row_id),
+                "beschikking_id": stored.id,
+                "law": stored.law,
+                "bsn_hash": item.bsn_hash,
+                "aanbieder_agb": product.aanbieder_agb or "",
+                "leveringsvorm": product.leveringsvorm.value,
+                "categorie": product.categorie,
+                "productcode": product.code,
+                "ingangsdatum": periode.begindatum,
+                "einddatum": periode.einddatum,
+                "volume": product.omvang.volume if product.omvang else None,
+                "eenheid": product.omvang.eenheid if product.omvang else None,
+                "frequentie": product.omvang.frequentie if product.omvang else None,
+                "budget": product.budget,
+                "toewijzingsdatum": local.date(),
+                "toewijzingstijd": local.time().replace(microsecond=0),
+                "reden_wijziging": None,
+                "referentie_aanbieder": referentie[1]
+                if referentie and referentie[0] == product.aanbieder_agb
+                else None,
+                "vervangt_id": None,
+                "commentaar": product.commentaar,
+                "created_at": now,
+                "updated_at": now,
+            }
+            row_values.append(values)
+            row = _transient(Toewijzing, values)
+            set_committed_value(row, "beschikking", stored)  # what pgb reads; no lazy load
+            item.rows.append(row)
+    if row_values:  # an empty executemany would be one INSERT of defaults
+        session.connection().execute(_INSERT_TOEWIJZING, row_values)
+    all_rows = [row for item in items for row in item.rows]
+    insert_first_versions(session, runtime, all_rows, "beschikking", api_client_id)
 
-    _enqueue_301s(session, runtime, [item for _, item in accepted])
+    _enqueue_301s(session, runtime, wanted_301s, message_ids)
 
-    events: list[Event] = []
+    events: list[tuple[int | None, int | None, dict[str, Any], datetime]] = []
     for index, item in accepted:
         request, beschikking, rows = item.request, item.beschikking, item.rows
-        item.messages += pgb.after_beschikking(
-            session, runtime, beschikking, rows, api_client_id, plans=item.plans
-        )
-        item.messages += eigen_bijdrage.after_provisions_changed(
+        assert beschikking is not None  # set above, for every accepted item
+        messages = pgb.after_beschikking(session, runtime, beschikking, rows, api_client_id, plans=item.plans)
+        messages += eigen_bijdrage.after_provisions_changed(
             session,
             runtime,
             bsn_hash=item.bsn_hash,
@@ -219,15 +243,19 @@ def accept_beschikkingen(
                 if product.kostprijs is not None
             },
         )
+        item.berichten += [bericht_ref(m) for m in messages]
+        bericht_ids = [ref.id for ref in item.berichten]
         events.append(
-            new_event(
-                runtime,
-                BESCHIKKING_ACCEPTED,
-                beschikking_id=beschikking.id,
-                beschikkingnummer=beschikking.beschikkingnummer,
-                wet=beschikking.law,
-                toewijzingen=[r.id for r in rows],
-                berichten=[m.id for m in item.messages],
+            (
+                None,
+                beschikking.id,
+                {
+                    "beschikkingnummer": beschikking.beschikkingnummer,
+                    "wet": beschikking.law,
+                    "toewijzingen": [r.id for r in rows],
+                    "berichten": bericht_ids,
+                },
+                runtime.clock.now(),
             )
         )
         log.info(
@@ -235,18 +263,50 @@ def accept_beschikkingen(
             beschikking_id=beschikking.id,
             wet=beschikking.law,
             toewijzingen=len(rows),
-            messages=[m.id for m in item.messages],
+            messages=bericht_ids,
         )
         outcomes[index] = BeschikkingOut(
             id=beschikking.id,
             beschikkingnummer=beschikking.beschikkingnummer,
             wet=request.wet,
             toewijzingen=[toewijzing_out(r) for r in rows],
-            berichten=[bericht_ref(m) for m in item.messages],
+            berichten=item.berichten,
         )
-    record_events(session, runtime, events)
-    session.flush()  # all writes happen here, inside the caller's savepoint
+    record_new_events(session, runtime, BESCHIKKING_ACCEPTED, events)
+    session.flush()  # what the PGB and CAK reports added to the session, inside the caller's savepoint
     return _finished(outcomes)
+
+
+_BESCHIKKINGEN: Table = Beschikking.__table__  # type: ignore[assignment]  # a Table, typed FromClause
+_TOEWIJZINGEN: Table = Toewijzing.__table__  # type: ignore[assignment]
+_MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+_LINKS: Table = MessageToewijzing.__table__  # type: ignore[assignment]
+_INSERT_TOEWIJZING = insert(_TOEWIJZINGEN)
+_INSERT_LINK = insert(_LINKS)
+
+
+def _transient(cls: type[_T], values: Mapping[Any, Any]) -> _T:
+    """A transient instance of the mapped ``cls`` holding ``values`` (every column given).
+
+    Why not ``cls(**values)``: the constructor sends each value through the ORM's
+    attribute events (history, backrefs), a tenth of a decision's CPU for objects that
+    are only read; the ORM's own loading fills ``__dict__`` the same way. The instance
+    is in no session and must not be added to one.
+    """
+    instance: _T = class_mapper(cls).class_manager.new_instance()  # class_mapper: configured first
+    instance.__dict__.update(values)
+    return instance
+
+
+def _zin_receivers(request: BeschikkingIn) -> list[str]:
+    """The aanbieders that get a 301 for this request's new toewijzingen, sorted (OP087)."""
+    return sorted(
+        {
+            product.aanbieder_agb or ""
+            for product in request.producten
+            if product.leveringsvorm.value == Leveringsvorm.ZIN.value
+        }
+    )
 
 
 def _finished(outcomes: list[BeschikkingOut | Problem | None]) -> list[BeschikkingOut | Problem]:
@@ -257,14 +317,22 @@ def _finished(outcomes: list[BeschikkingOut | Problem | None]) -> list[Beschikki
 
 
 def _toewijzingen_of(session: Session, hashes: set[str]) -> dict[str, list[Toewijzing]]:
-    """Every stored toewijzing of these clients (all laws), by BSN hash, in id order."""
+    """Every stored toewijzing of these clients (all laws), by BSN hash, in id order.
+
+    Read with a Core SELECT of the table (the column types decrypt as the ORM's would)
+    into transient objects: the checks and the 301s only read them, and an ORM query
+    cost more than the rest of a single decision's lookups. What the session still had
+    pending is flushed first, as the ORM query's autoflush did.
+    """
+    session.flush()
     found: dict[str, list[Toewijzing]] = {}
     ordered = sorted(hashes)
+    connection = session.connection()
     for start in range(0, len(ordered), _IN_CHUNK):
-        chunk = ordered[start : start + _IN_CHUNK]
-        for row in session.scalars(
-            select(Toewijzing).where(Toewijzing.bsn_hash.in_(chunk)).order_by(Toewijzing.id)
-        ):
+        for values in connection.execute(
+            _TOEWIJZINGEN_OF, {"hashes": ordered[start : start + _IN_CHUNK]}
+        ).mappings():
+            row = _transient(Toewijzing, values)
             found.setdefault(row.bsn_hash, []).append(row)
     return found
 
@@ -274,52 +342,79 @@ def _taken_nummers(session: Session, requests: Sequence[BeschikkingIn]) -> dict[
     wanted = {(r.wet.value, r.beschikkingnummer) for r in requests}
     nummers = sorted({nummer for _, nummer in wanted})
     taken: dict[tuple[str, str], int] = {}
+    connection = session.connection()
     for start in range(0, len(nummers), _IN_CHUNK):
-        for law, nummer, id_ in session.execute(
-            select(Beschikking.law, Beschikking.beschikkingnummer, Beschikking.id).where(
-                Beschikking.beschikkingnummer.in_(nummers[start : start + _IN_CHUNK])
-            )
-        ):
+        for law, nummer, id_ in connection.execute(_TAKEN, {"nummers": nummers[start : start + _IN_CHUNK]}):
             if (law, nummer) in wanted:
                 taken[(law, nummer)] = id_
     return taken
 
 
-def _enqueue_301s(session: Session, runtime: Runtime, items: list[_Accepted]) -> None:
-    """A 301 per client per ZIN aanbieder (OP087), for all accepted requests at once."""
-    today = local_now(runtime.clock).date()
-    wanted: list[tuple[_Accepted, str]] = []
-    for item in items:
-        receivers = {r.aanbieder_agb for r in item.rows if r.leveringsvorm == Leveringsvorm.ZIN.value}
-        wanted += [(item, agb) for agb in sorted(receivers)]
+_TOEWIJZINGEN_OF = (
+    select(_TOEWIJZINGEN)
+    .where(_TOEWIJZINGEN.c.bsn_hash.in_(bindparam("hashes", expanding=True)))
+    .order_by(_TOEWIJZINGEN.c.id)
+)
+_TAKEN = select(_BESCHIKKINGEN.c.law, _BESCHIKKINGEN.c.beschikkingnummer, _BESCHIKKINGEN.c.id).where(
+    _BESCHIKKINGEN.c.beschikkingnummer.in_(bindparam("nummers", expanding=True))
+)
+
+
+def _enqueue_301s(
+    session: Session, runtime: Runtime, wanted: list[tuple[_Accepted, str]], ids: list[int]
+) -> None:
+    """A 301 per client per ZIN aanbieder (OP087), for all accepted requests at once,
+    under the message ``ids`` reserved for them (in ``wanted``'s order)."""
     if not wanted:
         return
-    previous = _previous_301s(session, {item.bsn_hash for item, _ in wanted})
+    today = local_now(runtime.clock).date()
+    # The previous 301 only decides about toewijzingen that ended before today: look it up
+    # only for the clients that have such a row for a receiver (rarely any, in intake).
+    ended = {
+        item.bsn_hash
+        for item, agb in wanted
+        if any(
+            row.einddatum is not None and row.einddatum < today
+            for row in (*item.existing, *item.rows)
+            if row.aanbieder_agb == agb and row.leveringsvorm == Leveringsvorm.ZIN.value
+        )
+    }
+    previous = _previous_301s(session, ended) if ended else {}
     drafts: list[HeenberichtDraft] = []
-    carried: list[list[Toewijzing]] = []
-    for item, agb in wanted:
+    links: list[dict[str, Any]] = []
+    for (item, agb), message_id in zip(wanted, ids, strict=True):
         law = item.request.wet
+        beschikking = item.beschikking
+        assert beschikking is not None  # stored before the 301s
         rows = carried_toewijzingen(
             [*item.existing, *item.rows],
             agb=agb,
             today=today,
             previous_301=previous.get((item.bsn_hash, agb, law.function_name(301))),
         )
-        carried.append(rows)
+        links += [{"message_id": message_id, "toewijzing_id": row.id} for row in rows]
         drafts.append(
             HeenberichtDraft(
                 functie=law.function_name(301),
                 law=law.value,
                 receiver=agb,
-                render_payload=_renderer(runtime, law, agb, today, item.beschikking, rows),
-                beschikking_id=item.beschikking.id,
+                render_payload=_renderer(runtime, law, agb, today, beschikking, rows),
+                beschikking_id=beschikking.id,
                 bsn_hash=item.bsn_hash,
             )
         )
-    messages = enqueue_ggk_heenberichten(session, runtime, drafts)
-    for (item, _), message, rows in zip(wanted, messages, carried, strict=True):
-        item.messages.append(message)
-        session.add_all(MessageToewijzing(message_id=message.id, toewijzing_id=row.id) for row in rows)
+        item.berichten.append(
+            BerichtRef(
+                id=message_id,
+                type=law.function_name(301),
+                state=MessageState.QUEUED,
+                aanbieder_agb=agb,
+                href=f"/api/v1/berichten/{message_id}",
+            )
+        )
+    insert_ggk_heenberichten(session, runtime, drafts, ids)
+    if links:
+        session.connection().execute(_INSERT_LINK, links)
 
 
 def _previous_301s(session: Session, hashes: set[str]) -> dict[tuple[str, str, str], datetime]:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from connectors.ggk import (
@@ -29,7 +31,7 @@ from connectors.ggk import (
 from gateway import tracing
 from gateway.bulk_ids import assign_ids
 from gateway.clock import local_now
-from gateway.deadlines import DeadlineKind, open_deadlines
+from gateway.deadlines import DeadlineKind, insert_deadlines, open_deadlines
 from gateway.runtime import Runtime
 from gateway.store.tables import Message, MessageState
 
@@ -43,6 +45,41 @@ def ggk_route(receiver: str) -> str:
     return f"{PARTY_GGK}:{receiver}"
 
 
+def _draft_values(
+    runtime: Runtime,
+    *,
+    operation: str,
+    functie: str,
+    law: str | None,
+    receiver: str,
+    beschikking_id: int | None,
+    bsn_hash: str | None,
+    answers_inbound_id: int | None,
+) -> dict[str, Any]:
+    """A new message's columns (id, identificatie and payload still to come)."""
+    now = runtime.clock.now()
+    return {
+        "party": PARTY_GGK,
+        "route": ggk_route(receiver),
+        "message_type": functie,
+        "operation": operation,
+        "law": law,
+        "state": MessageState.ACCEPTED,
+        "sender": runtime.settings.gemeentecode,
+        "receiver": receiver,
+        "referentienummer": new_referentienummer(),
+        "bericht_identificatie": "",
+        "beschikking_id": beschikking_id,
+        "answers_inbound_id": answers_inbound_id,
+        "bsn_hash": bsn_hash,
+        "payload": b"",
+        "wire_body": b"",
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def _draft_message(
     runtime: Runtime,
     *,
@@ -54,26 +91,17 @@ def _draft_message(
     bsn_hash: str | None,
     answers_inbound_id: int | None,
 ) -> Message:
-    now = runtime.clock.now()
     return Message(
-        party=PARTY_GGK,
-        route=ggk_route(receiver),
-        message_type=functie,
-        operation=operation,
-        law=law,
-        state=MessageState.ACCEPTED,
-        sender=runtime.settings.gemeentecode,
-        receiver=receiver,
-        referentienummer=new_referentienummer(),
-        bericht_identificatie="",
-        beschikking_id=beschikking_id,
-        answers_inbound_id=answers_inbound_id,
-        bsn_hash=bsn_hash,
-        payload=b"",
-        wire_body=b"",
-        attempts=0,
-        created_at=now,
-        updated_at=now,
+        **_draft_values(
+            runtime,
+            operation=operation,
+            functie=functie,
+            law=law,
+            receiver=receiver,
+            beschikking_id=beschikking_id,
+            bsn_hash=bsn_hash,
+            answers_inbound_id=answers_inbound_id,
+        )
     )
 
 
@@ -171,8 +199,9 @@ def enqueue_ggk_heenberichten(
     Why together: the rows are inserted in one flush (one INSERT for all; on PostgreSQL
     with the ids taken first, :mod:`gateway.bulk_ids`, so each row goes in once, already
     rendered) and their deadlines opened in one go, instead of a round trip or three
-    each - what makes bulk intake fast. A ``render_payload`` that raises leaves the rows in the
-    session: the caller's transaction (or savepoint) must roll back, as for one message.
+    each. (Intake, which needs no objects back, uses :func:`insert_ggk_heenberichten`.) A
+    ``render_payload`` that raises leaves the rows in the session: the caller's
+    transaction (or savepoint) must roll back, as for one message.
     """
     messages = [
         _draft_message(
@@ -193,18 +222,14 @@ def enqueue_ggk_heenberichten(
     zender = _gemeente(runtime)
     for message, draft in zip(messages, drafts, strict=True):
         message.payload = draft.render_payload(message.bericht_identificatie)
-        message.wire_body = soap_di01(
-            Heenbericht(
-                zender=zender,
-                ontvanger=Systeem(organisatie=draft.receiver, applicatie="GGk"),
-                referentienummer=message.referentienummer,
-                tijdstip=local_now(runtime.clock).replace(tzinfo=None),
-                functie=draft.functie,
-                payload=message.payload,
-                bestandsnaam=f"{draft.functie}_{message.bericht_identificatie}.xml",
-                referentienummer_bericht=message.bericht_identificatie,
-            )
+        message.wire_body = _di01_body(
+            runtime, zender, draft, message.referentienummer, message.bericht_identificatie, message.payload
         )
+    start = runtime.clock.now()
+    for message in messages:
+        _queue(message, runtime, message.wire_body)
+    # Queued before this flush: a row goes in with one INSERT (its id taken first) or one
+    # INSERT and one UPDATE (identificatie, payload, state together), not two UPDATEs.
     # The messages go in before their deadlines: Deadline has no relationship() to Message,
     # so the ORM would order the two INSERTs by mapper name, not by the foreign key.
     session.flush()
@@ -214,12 +239,90 @@ def enqueue_ggk_heenberichten(
         runtime,
         DeadlineKind.RETOUR,
         message_ids=[m.id for m, d in zip(messages, drafts, strict=True) if d.law is not None],
-        start=runtime.clock.now(),
+        start=start,
         new_messages=True,
     )
-    for message in messages:
-        _queue(message, runtime, message.wire_body)
     return messages
+
+
+def insert_ggk_heenberichten(
+    session: Session, runtime: Runtime, drafts: Sequence[HeenberichtDraft], ids: Sequence[int]
+) -> None:
+    """:func:`enqueue_ggk_heenberichten` for messages whose ids are already taken
+    (:func:`gateway.bulk_ids.insert_and_reserve`): the same rows, each inserted once -
+    rendered and queued - by one Core ``executemany``, their retour deadlines by another.
+
+    Why: with its id known before the INSERT a message needs no UPDATE afterwards (the id
+    is its BerichtIdentificatie, in the payload and the envelope), and no ORM object or
+    flush: bulk intake reads none of it back. The messages are ``queued`` under ``ids``.
+    The rows they refer to (the beschikking) must be in the database already. A
+    ``render_payload`` that raises leaves nothing inserted.
+    """
+    rows: list[dict[str, Any]] = []
+    for draft, id_ in zip(drafts, ids, strict=True):
+        values = _draft_values(
+            runtime,
+            operation=GGK_DI01,
+            functie=draft.functie,
+            law=draft.law,
+            receiver=draft.receiver,
+            beschikking_id=draft.beschikking_id,
+            bsn_hash=draft.bsn_hash,
+            answers_inbound_id=None,
+        )
+        values["id"] = id_
+        values["bericht_identificatie"] = str(id_)
+        tracing.event("message.created", {"gateway.message_id": id_, "gateway.route": values["route"]})
+        rows.append(values)
+    if not rows:
+        return
+    zender = _gemeente(runtime)
+    for values, draft in zip(rows, drafts, strict=True):
+        identificatie = values["bericht_identificatie"]
+        values["payload"] = draft.render_payload(identificatie)
+        values["wire_body"] = _di01_body(
+            runtime, zender, draft, values["referentienummer"], identificatie, values["payload"]
+        )
+    start = runtime.clock.now()
+    for values in rows:
+        values["state"] = MessageState.QUEUED
+        values["next_attempt_at"] = runtime.clock.now()
+    session.connection().execute(_INSERT_MESSAGE, rows)
+    # Every iJw/iWmo heenbericht is answered by exactly one retour within 3 werkdagen (OP090).
+    insert_deadlines(
+        session,
+        runtime,
+        DeadlineKind.RETOUR,
+        message_ids=[values["id"] for values, d in zip(rows, drafts, strict=True) if d.law is not None],
+        start=start,
+    )
+
+
+def _di01_body(
+    runtime: Runtime,
+    zender: Systeem,
+    draft: HeenberichtDraft,
+    referentienummer: str,
+    identificatie: str,
+    payload: bytes,
+) -> bytes:
+    """The SOAP envelope of a heenbericht, exactly as it goes on the wire."""
+    return soap_di01(
+        Heenbericht(
+            zender=zender,
+            ontvanger=Systeem(organisatie=draft.receiver, applicatie="GGk"),
+            referentienummer=referentienummer,
+            tijdstip=local_now(runtime.clock).replace(tzinfo=None),
+            functie=draft.functie,
+            payload=payload,
+            bestandsnaam=f"{draft.functie}_{identificatie}.xml",
+            referentienummer_bericht=identificatie,
+        )
+    )
+
+
+_MESSAGES: Table = Message.__table__  # type: ignore[assignment]  # a Table, typed FromClause
+_INSERT_MESSAGE = insert(_MESSAGES)
 
 
 def enqueue_ggk_retour(

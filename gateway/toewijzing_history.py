@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from gateway.bulk_ids import assign_ids
@@ -90,3 +90,37 @@ def record_versions(
     ]
     assign_ids(session, versions)
     session.add_all(versions)
+
+
+def insert_first_versions(
+    session: Session, runtime: Runtime, rows: list[Toewijzing], oorzaak: str, api_client_id: int | None
+) -> None:
+    """:func:`record_versions` with ``new_rows`` for rows already INSERTed: version 1 each,
+    as one Core ``executemany`` (no ORM object, no flush; the ids are not needed back).
+
+    Why: intake writes a version per new toewijzing and never reads it again; the ORM's
+    unit of work for these rows was a large share of its CPU. The rows must be in the
+    database already (the foreign key), as Core inserts do not wait for a flush.
+    """
+    if not rows:
+        return
+    changed_at = runtime.clock.now()
+    session.connection().execute(
+        _INSERT_VERSIE,
+        [
+            {
+                "toewijzing_id": row.id,
+                "versie": 1,
+                "oorzaak": oorzaak,
+                "reden_wijziging": row.reden_wijziging,
+                "staat": snapshot(row),
+                "api_client_id": api_client_id,
+                "changed_at": changed_at,
+            }
+            for row in rows
+        ],
+    )
+
+
+_VERSIES: Table = ToewijzingVersie.__table__  # type: ignore[assignment]  # a Table, typed FromClause
+_INSERT_VERSIE = insert(_VERSIES)

@@ -153,7 +153,9 @@ def test_the_same_envelope_twice_is_processed_once(stack: Stack) -> None:
     _, second = post_di01(stack, payload, "JW305", referentienummer=ref)
     assert first.status_code == second.status_code == 200
     with stack.runtime.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(InboundMessage)) == 1
+        # Counted by type: the mock aanbieder's JW302 for the toewijzing may arrive meanwhile.
+        stored = select(func.count()).where(InboundMessage.message_type == "JW305")
+        assert session.scalar(stored) == 1
 
 
 @pytest.mark.parametrize(
