@@ -9,7 +9,9 @@ RSS of the gateway process <= 300 MB.
 
 Real processes: ``gateway mocks`` (``GATEWAY_MOCK_RETOUR_DELAY_S=0``), ``gateway serve``
 (API + worker 1) and ``workers - 1`` more ``gateway worker`` processes on a throw-away
-database. ``--count`` distinct decisions (one JW301 each) are posted as one NDJSON bulk
+database (``--no-serve-worker``: ``gateway serve --no-worker`` and ``workers`` worker
+processes beside it, so the API's and the workers' CPU show apart).
+``--count`` distinct decisions (one JW301 each) are posted as one NDJSON bulk
 request; the clock runs from the first byte posted until the database holds ``--count``
 answered messages (the mock aanbieder's JW302 matched and processed). Round trips/s =
 count / that time.
@@ -33,12 +35,12 @@ from stack_processes import decision, load, running_processes, test_bsns
 from gateway.settings import DEV_API_KEY
 
 
-def run(backend: str, workers: int, count: int, timeout_s: float) -> None:
+def run(backend: str, workers: int, count: int, timeout_s: float, serve_worker: bool = True) -> None:
     body = b"".join(
         json.dumps(decision(bsn, f"RT-{n}", n), separators=(",", ":")).encode() + b"\n"
         for n, bsn in enumerate(test_bsns(count))
     )
-    with running_processes(backend, workers) as stack:
+    with running_processes(backend, workers, serve_worker=serve_worker) as stack:
         engine = create_engine(stack.database_url)
         posted: dict[str, float] = {}
 
@@ -73,8 +75,9 @@ def run(backend: str, workers: int, count: int, timeout_s: float) -> None:
         engine.dispose()
         rss = [stack.peak_rss_mb()] + [stack.peak_rss_mb(pid) for pid in stack.worker_pids]
         intake = posted["done"] - started
+        layout = "" if serve_worker else " (serve --no-worker)"
         print(
-            f"{backend:<10} workers={workers}: {answered:,}/{count:,} answered in {elapsed:6.2f} s = "
+            f"{backend:<10} workers={workers}{layout}: {answered:,}/{count:,} answered in {elapsed:6.2f} s = "
             f"{answered / elapsed:6.1f} round trips/s (goal >= 300 on PG with 2 workers); intake took "
             f"{intake:.2f} s; peak RSS gateway {rss[0]:.0f} MB"
             + (f", workers {', '.join(f'{r:.0f}' for r in rss[1:])} MB" if rss[1:] else "")
@@ -98,13 +101,19 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4", help="worker counts to run (PostgreSQL)")
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument(
+        "--serve-worker",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run worker 1 inside `gateway serve` (default) or `serve --no-worker` beside N workers",
+    )
     args = parser.parse_args()
     print(load())
     if args.backend in ("postgresql", "both"):
         for workers in (int(w) for w in args.workers.split(",")):
-            run("postgresql", workers, args.count, args.timeout)
+            run("postgresql", workers, args.count, args.timeout, args.serve_worker)
     if args.backend in ("sqlite", "both"):
-        run("sqlite", 1, args.count, args.timeout)
+        run("sqlite", 1, args.count, args.timeout, args.serve_worker)
     print(load())
 
 

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Connection, Row, Select, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
-from sqlalchemy.orm.attributes import set_committed_value
 
 from connectors.ggk import (
     EnvelopeError,
@@ -41,8 +40,8 @@ log = structlog.get_logger("gateway.inbound")
 
 #: Codes that do not mean "refused": accepted, and not assessed (because of another error).
 _NON_ERROR_CODES = frozenset({ACCEPTED, NOT_ASSESSED})
-#: Applying a retour never reads what we sent: not loaded (nor decrypted) with the message,
-#: loaded on access should a later step need it.
+#: Applying a retour never reads what we sent: not loaded (nor decrypted) with the message
+#: (the CAK's hook), loaded on access should a later step need it.
 _NOT_NEEDED_FOR_A_RETOUR = (defer(Message.payload), defer(Message.wire_body))
 
 
@@ -81,66 +80,65 @@ def store_invalid(runtime: Runtime, body: bytes, exc: EnvelopeError) -> None:
 def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapReply:
     """Store a Du01 and, when it answers one of our messages, apply its retour.
 
-    The inbound row is inserted once, with its final status (matched, unmatched or
-    invalid), after the message it answers was looked up and locked: one INSERT instead
-    of an INSERT and an UPDATE per retour. All in one transaction, so it is still stored
-    before we answer. A repeated Du01 is not looked up first: its INSERT fails on the
-    unique referentienummer before anything is applied, the transaction rolls back and
+    The inbound row is inserted once, with its final status (matched, unmatched, invalid
+    or duplicate), after the message it answers was looked up and locked: one INSERT
+    instead of an INSERT and an UPDATE per retour. All in one transaction, so it is still
+    stored before we answer. A repeated Du01 is not looked up first: its INSERT fails on
+    the unique referentienummer before anything is applied, the transaction rolls back and
     it is acknowledged as a duplicate - one query less for every Du01 that is new.
+
+    Why Core statements (the message's few columns read, the inbound row inserted) and no
+    ORM objects: loading the message and flushing the inbound row through the unit of
+    work were the largest part of the gateway's CPU per retour. Same rows, same values,
+    same order of statements that matter (the lock before the insert), same transaction.
     """
     now = runtime.clock.now()
     try:
         # The write lock before the message is read (SQLite ignores FOR UPDATE), or two
         # different retours for one message could both see it unanswered.
         with write_transaction(runtime.sessions, runtime.engine) as session:
-            inbound = InboundMessage(
-                party=PARTY_GGK,
-                operation="ggk_Du01",
-                message_type=envelope.functie,
-                referentienummer=envelope.referentienummer,
-                cross_refnummer=envelope.cross_refnummer,
-                sender=envelope.zender.organisatie,
-                receiver=envelope.ontvanger.organisatie,
-                status="unmatched",
-                body=body,
-                payload=envelope.payload,
-                received_at=now,
-            )
-            message = session.scalars(
-                select(Message)
-                .where(Message.referentienummer == envelope.cross_refnummer)
-                .options(*_NOT_NEEDED_FOR_A_RETOUR)
-                .with_for_update()
-            ).first()
+            connection = session.connection()
+            inbound: dict[str, Any] = {
+                "party": PARTY_GGK,
+                "operation": "ggk_Du01",
+                "message_type": envelope.functie,
+                "referentienummer": envelope.referentienummer,
+                "cross_refnummer": envelope.cross_refnummer,
+                "sender": envelope.zender.organisatie,
+                "receiver": envelope.ontvanger.organisatie,
+                "status": "unmatched",
+                "body": body,
+                "payload": envelope.payload,
+                "received_at": now,
+            }
+            message = connection.execute(_LOCK_ANSWERED, {"cross_ref": envelope.cross_refnummer}).first()
             if message is None:
-                session.add(inbound)
-                session.flush()
+                inbound_id = _insert_inbound(connection, inbound)
                 record_event(
                     session,
                     runtime,
                     INBOUND_UNMATCHED,
-                    inbound_id=inbound.id,
+                    inbound_id=inbound_id,
                     type=envelope.functie,
                     cross_refnummer=envelope.cross_refnummer,
                 )
                 log.warning(
                     "inbound_unmatched",
-                    inbound_id=inbound.id,
+                    inbound_id=inbound_id,
                     functie=envelope.functie,
                     cross_refnummer=envelope.cross_refnummer,
                 )
                 return _bv03(runtime, envelope.zender, envelope.referentienummer)
-            inbound.matched_message_id = message.id
+            inbound["matched_message_id"] = message.id
             tracing.annotate({"gateway.message_id": message.id})  # the correlation id
             try:
                 codes, product_codes = _read_retour(envelope.functie, envelope.payload)
             except PayloadRejected as exc:
-                inbound.status = "invalid"
-                inbound.error = f"{exc.code}: {exc.reason}"
-                session.add(inbound)
-                session.flush()
+                inbound["status"] = "invalid"
+                inbound["error"] = f"{exc.code}: {exc.reason}"
+                inbound_id = _insert_inbound(connection, inbound)
                 log.warning(
-                    "inbound_payload_invalid", inbound_id=inbound.id, message_id=message.id, code=exc.code
+                    "inbound_payload_invalid", inbound_id=inbound_id, message_id=message.id, code=exc.code
                 )
                 return SoapReply(
                     500,
@@ -153,11 +151,20 @@ def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapR
                         cross_ref=envelope.referentienummer,
                     ),
                 )
-            inbound.retour_codes = codes
-            inbound.status = "matched"
-            session.add(inbound)
-            session.flush()
-            _apply_retour(session, runtime, message, inbound, codes, product_codes)
+            inbound["retour_codes"] = codes
+            if message.state in MessageState.AWAITING_ANSWER:
+                inbound["status"] = "matched"
+                _apply_retour(session, runtime, message, inbound, codes, product_codes)
+            else:
+                inbound["status"] = "duplicate"
+                inbound["error"] = f"message {message.id} was already {message.state}"
+                inbound_id = _insert_inbound(connection, inbound)
+                log.warning(
+                    "retour_for_finished_message",
+                    message_id=message.id,
+                    state=message.state,
+                    inbound_id=inbound_id,
+                )
     except IntegrityError:
         # A repeated Du01 (now or at the same moment): the first one stored it; nothing applied.
         # Any other integrity error must not be acknowledged as a duplicate (the GGk would not
@@ -167,6 +174,17 @@ def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapR
                 raise
         log.info("inbound_duplicate", referentienummer=envelope.referentienummer)
     return _bv03(runtime, envelope.zender, envelope.referentienummer)
+
+
+def _insert_inbound(connection: Connection, values: dict[str, Any]) -> int:
+    """INSERT one inbound row with exactly the columns given (as ``session.add`` would); its id.
+
+    Columns not given are left out, not written as None: an unset JSON column stays SQL
+    NULL, as it did when the row was an ORM object.
+    """
+    inserted = connection.execute(_INSERT_INBOUND, values).inserted_primary_key
+    assert inserted is not None  # a single-row INSERT always knows its key
+    return int(inserted[0])
 
 
 def _read_retour(functie: str, payload: bytes) -> tuple[list[str], dict[int, tuple[str, ...]]]:
@@ -191,51 +209,61 @@ def _seen_before(session: Session, referentienummer: str) -> bool:
 def _apply_retour(
     session: Session,
     runtime: Runtime,
-    message: Message,
-    inbound: InboundMessage,
+    message: _LockedMessage,
+    inbound: dict[str, Any],
     codes: list[str],
     product_codes: dict[int, tuple[str, ...]],
 ) -> None:
-    if message.state not in MessageState.AWAITING_ANSWER:
-        inbound.status = "duplicate"
-        inbound.error = f"message {message.id} was already {message.state}"
-        log.warning(
-            "retour_for_finished_message", message_id=message.id, state=message.state, inbound_id=inbound.id
-        )
-        return
+    """Store the retour (``inbound``: its row) and answer ``message`` (locked, awaiting an answer).
+
+    On PostgreSQL the inbound row's INSERT, the message's UPDATE and the UPDATE of its
+    toewijzing links without codes are one statement (data-modifying CTEs): two round
+    trips less per retour. SQLite runs the same three statements one by one.
+    """
     refused = [c for c in codes if c not in _NON_ERROR_CODES]
     now = runtime.clock.now()
-    meet_retour_deadline(session, runtime, message.id)
-    _answer_message(
-        session,
-        message,
-        {
-            "state": MessageState.REJECTED if refused else MessageState.ANSWERED,
-            "answered_at": now,
-            "delivered_at": message.delivered_at or now,
-            "retour_codes": codes,
-            "answer_inbound_id": inbound.id,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "updated_at": now,
-        },
-    )
-    _store_product_codes(session, message.id, product_codes)
+    state = MessageState.REJECTED if refused else MessageState.ANSWERED
+    answer = {
+        "answered_message_id": message.id,
+        "state": state,
+        "answered_at": now,
+        "delivered_at": message.delivered_at or now,
+        "retour_codes": codes,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
+    coded = {toewijzing_id: list(codes) for toewijzing_id, codes in product_codes.items() if codes}
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and tuple(inbound) == _STORED_RETOUR_COLUMNS:
+        params = {f"i_{name}": value for name, value in inbound.items()}
+        params.update({f"m_{name}": value for name, value in answer.items()})
+        params.update(link_message_id=message.id, coded=list(coded), codes=[])
+        inbound_id = int(connection.execute(_STORE_AND_ANSWER, params).scalar_one())
+        meet_retour_deadline(session, runtime, message.id)
+        _store_coded_links(connection, message.id, coded)
+    else:
+        inbound_id = _insert_inbound(connection, inbound)
+        meet_retour_deadline(session, runtime, message.id)
+        connection.execute(_UPDATE_MESSAGE, {**answer, "answer_inbound_id": inbound_id})
+        _store_product_codes(session, message.id, product_codes)
     record_event(
         session,
         runtime,
         RETOUR_RECEIVED,
         message_id=message.id,
         beschikking_id=message.beschikking_id,
-        type=inbound.message_type,
+        type=inbound["message_type"],
         retour_codes=codes,
         refused=bool(refused),
     )
-    log.info(
-        "retour_received", message_id=message.id, inbound_id=inbound.id, codes=codes, state=message.state
-    )
+    log.info("retour_received", message_id=message.id, inbound_id=inbound_id, codes=codes, state=state)
     if message.route == ggk_route(eigen_bijdrage.CAK):
-        eigen_bijdrage.on_retour(session, runtime, message, inbound, codes)  # herstel task / CAK deadline
+        # The CAK's hook works on the ORM objects: loaded (after the writes above) only here.
+        answered = session.get(Message, message.id, options=_NOT_NEEDED_FOR_A_RETOUR)
+        stored = session.get(InboundMessage, inbound_id, options=(defer(InboundMessage.body),))
+        assert answered is not None and stored is not None  # both written in this transaction
+        eigen_bijdrage.on_retour(session, runtime, answered, stored, codes)  # herstel task / CAK deadline
 
 
 #: Applying a retour writes with Core statements on the session's connection: the ORM
@@ -252,6 +280,24 @@ _UPDATE_LINK = (
     .values(retour_codes=bindparam("codes", type_=_LINKS.c.retour_codes.type))
 )
 
+_INBOUND: Table = InboundMessage.__table__  # type: ignore[assignment]
+_INSERT_INBOUND = insert(_INBOUND)
+#: The message a retour answers, locked: only the columns applying the retour reads.
+_LOCK_ANSWERED = (
+    select(
+        _MESSAGES.c.id,
+        _MESSAGES.c.state,
+        _MESSAGES.c.delivered_at,
+        _MESSAGES.c.beschikking_id,
+        _MESSAGES.c.route,
+    )
+    .where(_MESSAGES.c.referentienummer == bindparam("cross_ref"))
+    .with_for_update()
+)
+
+#: A row of ``_LOCK_ANSWERED``: id, state, delivered_at, beschikking_id, route.
+_LockedMessage = Row[Any, Any, Any, Any, Any]
+
 _UNCODED_LINKS = (
     update(_LINKS)
     .where(
@@ -262,17 +308,6 @@ _UNCODED_LINKS = (
 )
 
 
-def _answer_message(session: Session, message: Message, values: dict[str, Any]) -> None:
-    """UPDATE the (locked) message with ``values`` and show them on the loaded object.
-
-    The object keeps them as its committed state: nothing is left for a flush to write,
-    and later readers (the event, the log, the CAK's hook) see the new values.
-    """
-    session.connection().execute(_UPDATE_MESSAGE, {"answered_message_id": message.id, **values})
-    for key, value in values.items():
-        set_committed_value(message, key, value)
-
-
 def _store_product_codes(
     session: Session, message_id: int, product_codes: dict[int, tuple[str, ...]]
 ) -> None:
@@ -280,6 +315,11 @@ def _store_product_codes(
     coded = {toewijzing_id: list(codes) for toewijzing_id, codes in product_codes.items() if codes}
     connection = session.connection()
     connection.execute(_UNCODED_LINKS, {"link_message_id": message_id, "coded": list(coded), "codes": []})
+    _store_coded_links(connection, message_id, coded)
+
+
+def _store_coded_links(connection: Connection, message_id: int, coded: dict[int, list[str]]) -> None:
+    """The links the retour gave codes (the others were set ``[]`` before)."""
     if coded:
         connection.execute(
             _UPDATE_LINK,
@@ -288,6 +328,66 @@ def _store_product_codes(
                 for toewijzing_id, codes in coded.items()
             ],
         )
+
+
+#: The columns of a matched retour's inbound row, in the order ``handle_du01`` gives them.
+_STORED_RETOUR_COLUMNS = (
+    "party",
+    "operation",
+    "message_type",
+    "referentienummer",
+    "cross_refnummer",
+    "sender",
+    "receiver",
+    "status",
+    "body",
+    "payload",
+    "received_at",
+    "matched_message_id",
+    "retour_codes",
+)
+_ANSWER_COLUMNS = (
+    "state",
+    "answered_at",
+    "delivered_at",
+    "retour_codes",
+    "lease_owner",
+    "lease_expires_at",
+    "updated_at",
+)
+
+
+def _store_and_answer() -> Select[Any]:
+    """PostgreSQL: INSERT the inbound row, UPDATE the message and its uncoded links; the row's id.
+
+    ``WITH stored AS (INSERT ... RETURNING id), answered AS (UPDATE messages SET ...,
+    answer_inbound_id = (SELECT id FROM stored) ...), links AS (UPDATE ...) SELECT id FROM
+    stored``: the same three statements as on SQLite, in one round trip. A repeated Du01
+    still fails on its unique referentienummer, and the whole statement with it.
+    """
+    stored = (
+        insert(_INBOUND)
+        .values(
+            {name: bindparam(f"i_{name}", type_=_INBOUND.c[name].type) for name in _STORED_RETOUR_COLUMNS}
+        )
+        .returning(_INBOUND.c.id)
+        .cte("stored")
+    )
+    answered = (
+        update(_MESSAGES)
+        .where(_MESSAGES.c.id == bindparam("m_answered_message_id"))
+        .values(
+            {
+                **{name: bindparam(f"m_{name}", type_=_MESSAGES.c[name].type) for name in _ANSWER_COLUMNS},
+                "answer_inbound_id": select(stored.c.id).scalar_subquery(),
+            }
+        )
+        .cte("answered")
+    )
+    return select(stored.c.id).add_cte(answered, _UNCODED_LINKS.cte("links"))
+
+
+_STORE_AND_ANSWER = _store_and_answer()
 
 
 def handle_fo01(runtime: Runtime, body: bytes, fo01: Fo01) -> SoapReply:
