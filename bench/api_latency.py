@@ -91,12 +91,14 @@ def run(backend: str, rate: float, seconds: float, warmup: int, delivery: str, p
         from_sent = [r[1] * 1000 for r in results]
         statuses = {s: sum(1 for r in results if r[2] == s) for s in {r[2] for r in results}}
         print(
-            f"{backend:<10} delivery {delivery}, {processes} serve process(es): {total} requests at {rate:.0f}/s: latency from due "
+            f"{backend:<10} delivery {delivery}, {processes} serve process(es): {total} requests at "
+            f"{rate:.0f}/s: latency from due "
             f"p50 {statistics.median(from_due):5.1f} ms, p95 {percentile(from_due, 0.95):5.1f} ms, "
             f"p99 {percentile(from_due, 0.99):5.1f} ms (goal p99 <= 25); "
             f"from sent p50 {statistics.median(from_sent):5.1f}, p99 {percentile(from_sent, 0.99):5.1f} ms; "
             f"max {max(from_due):.0f} ms; statuses {statuses}; peak RSS {stack.peak_rss_mb():.0f} MB; "
-            f"CPU per request: gateway {gateway_cpu_ms:.1f} ms (API + worker), of which the serve process(es) "
+            f"CPU per request: gateway {gateway_cpu_ms:.1f} ms (API + worker), "
+            f"of which the serve process(es) "
             f"{api_cpu_ms:.1f} ms; mock GGk {mock_cpu_ms:.1f} ms",
             flush=True,
         )

@@ -65,16 +65,18 @@ def post(url: str, body: bytes) -> tuple[float, dict[str, int]]:
     return time.perf_counter() - started, summary
 
 
-def run(backend: str, count: int, with_import: bool) -> None:
+def run(backend: str, count: int, with_import: bool, delivery: str = "in-serve") -> None:
     bsns = test_bsns(2 * count)
     first, second = ndjson(bsns[:count], "BULK", 0), ndjson(bsns, "IMPORT", count)
-    with running_processes(backend) as stack:
+    workers, serve_worker = {"in-serve": (1, True), "separate": (1, False), "none": (0, False)}[delivery]
+    with running_processes(backend, workers=workers, serve_worker=serve_worker) as stack:
         cpu = stack.cpu_seconds(stack.gateway_pid)
         elapsed, summary = post(stack.gateway_url, first)
         cpu = stack.cpu_seconds(stack.gateway_pid) - cpu
         rate = summary.get("accepted", 0) / elapsed
         print(
-            f"{backend:<10} POST bulk {count:,} lines: {elapsed:6.2f} s, {rate:7.0f} accepted/s "
+            f"{backend:<10} delivery {delivery}: POST bulk {count:,} lines: {elapsed:6.2f} s, "
+            f"{rate:7.0f} accepted/s "
             f"(goal >= 1000) {summary}",
             flush=True,
         )
@@ -153,6 +155,13 @@ def main() -> None:
     parser.add_argument("--backend", choices=["postgresql", "sqlite", "both"], default="both")
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument(
+        "--delivery",
+        choices=["in-serve", "separate", "none"],
+        default="in-serve",
+        help="where the delivery worker runs: in the serve process (default), a separate "
+        "`gateway worker` process (serve --no-worker), or none (intake alone)",
+    )
+    parser.add_argument(
         "--with-import", action="store_true", help="also time `gateway import` of a second file"
     )
     parser.add_argument(
@@ -164,7 +173,7 @@ def main() -> None:
         if args.in_process:
             in_process(backend, args.count)
         else:
-            run(backend, args.count, args.with_import)
+            run(backend, args.count, args.with_import, args.delivery)
     print(load())
 
 

@@ -3,8 +3,9 @@
 Not a benchmark itself. ``running_processes`` starts ``gateway mocks`` (retour delay 0),
 ``gateway serve`` (API + one delivery worker) and ``workers - 1`` extra ``gateway worker``
 processes - or, with ``serve_worker=False``, ``gateway serve --no-worker`` (the API alone)
-and ``workers`` ``gateway worker`` processes beside it - against a throw-away database - a PostgreSQL database created for the run and
-dropped after it, or a SQLite file in a temporary folder - and stops them all at the end.
+and ``workers`` ``gateway worker`` processes beside it - against a throw-away database - a
+PostgreSQL database created for the run and dropped after it, or a SQLite file in a
+temporary folder - and stops them all at the end.
 """
 
 from __future__ import annotations
