@@ -17,14 +17,19 @@ takes the others down and the parent exits 1, so the service manager restarts th
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
 import socket
 import sys
 from collections.abc import Callable
 from types import FrameType
+from typing import NoReturn
 
 import structlog
+
+from gateway import tracing
 
 log = structlog.get_logger("gateway.serve")
 
@@ -48,21 +53,21 @@ def run_children(count: int, child: Callable[[int], None]) -> int:
     graceful shutdown.
     """
     children: dict[int, int] = {}
-    for index in range(count):
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child, measured by the CLI test
-            os.setpgid(0, 0)
-            code = 0
-            try:
-                child(index)
-            except BaseException:  # a child must never return into the parent's code
-                log.exception("serve_process_failed", process=index)
-                code = 1
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
-        children[pid] = index
+    parent = os.getpid()
+    # Signals wait until the handlers below are in place: a SIGTERM during the fork loop
+    # would otherwise kill the parent and leave the children already forked unsupervised.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        for index in range(count):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - runs in the child, measured by the CLI test
+                _run_child(index, parent, child)
+            children[pid] = index
+    except BaseException:
+        for pid in children:  # a fork failed part-way: do not leave the others running alone
+            _signal(pid, signal.SIGTERM)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        raise
     log.info("serve_processes_started", processes=count)
 
     stopping = False
@@ -78,6 +83,7 @@ def run_children(count: int, child: Callable[[int], None]) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     failed = False
     while children:
         try:
@@ -98,6 +104,42 @@ def run_children(count: int, child: Callable[[int], None]) -> int:
             failed = True
             log.warning("serve_process_stopped_with_error", process=index, exit_code=code)
     return 1 if failed else 0
+
+
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+_PR_SET_PDEATHSIG = 1
+
+
+def _run_child(index: int, parent: int, child: Callable[[int], None]) -> NoReturn:
+    """The child's whole life: never returns into the parent's code."""
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    _die_with(parent)
+    code = 0
+    try:
+        child(index)
+    except BaseException:
+        log.exception("serve_process_failed", process=index)
+        code = 1
+    finally:
+        tracing.shutdown()  # os._exit skips atexit, where the span exporter would flush
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _die_with(parent: int) -> None:
+    """Ask the kernel for SIGTERM when the parent dies (kill -9, OOM), so no child keeps the
+    port without a supervisor; Linux only, elsewhere the service manager's cgroup does it."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _signal(pid: int, signum: signal.Signals) -> None:

@@ -304,6 +304,14 @@ def test_serve_with_mocks_answers_a_decision_and_stops_cleanly_on_sigint(tmp_pat
 PROCESS_BSNS = ["999900006", "999900018", "999900031", "999900043", "999900055", "999900067"]
 
 
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an exited child waits as a zombie until init reaps it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def _children(pid: int) -> list[int]:
     return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
@@ -367,6 +375,9 @@ def test_serve_processes_share_the_port_deliver_and_stop_together_on_sigterm(
             except subprocess.TimeoutExpired:
                 pytest.fail(f"gateway still running 20 s after SIGTERM:\n{log.read_text()[-3000:]}")
         finally:
+            if process.poll() is None:  # a failed test: the forked children (own groups) too
+                for child in _children(process.pid):
+                    os.kill(child, signal.SIGKILL)
             for running in (process, mock):
                 if running.poll() is None:
                     running.kill()
@@ -376,11 +387,62 @@ def test_serve_processes_share_the_port_deliver_and_stop_together_on_sigterm(
     assert "Traceback" not in output, output[-3000:]
     assert output.count("delivery_worker_stopped") == 2, output[-3000:]  # each child's worker
     for child in children:  # gone (or at most a zombie about to be reaped), not left running
-        stat = Path(f"/proc/{child}/stat")
-        assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        assert not _running(child)
 
 
 def test_serve_processes_refuses_sqlite_in_one_line(data_dir: Path) -> None:
     result = invoke("serve", "--processes", "2")
     assert result.exit_code == 2
     assert "refusing to start: --processes needs PostgreSQL" in result.output
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the process tree from /proc (Linux)")
+def test_serve_processes_children_stop_when_the_parent_is_killed(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    """kill -9 of the parent (OOM killer, a careless operator) must not leave children holding the port."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(
+        GATEWAY_DATABASE_URL=postgres_database,
+        GATEWAY_PORT=str(port),
+        GATEWAY_DATA_DIR=str(tmp_path / "data"),
+        GATEWAY_SETTINGS_FILE=str(tmp_path / "absent.env"),
+        PYTHONPATH=str(PROJECT_ROOT),
+    )
+    log = tmp_path / "serve.log"
+    children: list[int] = []
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from gateway.cli import main; main()",
+                "serve",
+                "--processes",
+                "2",
+                "--no-worker",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_for_health(f"http://127.0.0.1:{port}", process, log, timeout_s=120)
+            children = _children(process.pid)
+            assert len(children) == 2, children
+            process.kill()
+            process.wait()
+            deadline = time.monotonic() + 20
+            while any(_running(child) for child in children):
+                assert time.monotonic() < deadline, f"children {children} outlived their parent"
+                time.sleep(0.1)
+        finally:
+            for child in children:
+                if _running(child):
+                    os.kill(child, signal.SIGKILL)
+            if process.poll() is None:
+                process.kill()
+                process.wait()
