@@ -35,12 +35,14 @@ from stack_processes import decision, load, running_processes, test_bsns
 from gateway.settings import DEV_API_KEY
 
 
-def run(backend: str, workers: int, count: int, timeout_s: float, serve_worker: bool = True) -> None:
+def run(
+    backend: str, workers: int, count: int, timeout_s: float, serve_worker: bool = True, processes: int = 1
+) -> None:
     body = b"".join(
         json.dumps(decision(bsn, f"RT-{n}", n), separators=(",", ":")).encode() + b"\n"
         for n, bsn in enumerate(test_bsns(count))
     )
-    with running_processes(backend, workers, serve_worker=serve_worker) as stack:
+    with running_processes(backend, workers, serve_worker=serve_worker, api_processes=processes) as stack:
         engine = create_engine(stack.database_url)
         posted: dict[str, float] = {}
 
@@ -75,7 +77,9 @@ def run(backend: str, workers: int, count: int, timeout_s: float, serve_worker: 
         engine.dispose()
         rss = [stack.peak_rss_mb()] + [stack.peak_rss_mb(pid) for pid in stack.worker_pids]
         intake = posted["done"] - started
-        layout = "" if serve_worker else " (serve --no-worker)"
+        layout = ("" if serve_worker else " (serve --no-worker)") + (
+            f" (serve --processes {processes})" if processes > 1 else ""
+        )
         print(
             f"{backend:<10} workers={workers}{layout}: {answered:,}/{count:,} answered in {elapsed:6.2f} s = "
             f"{answered / elapsed:6.1f} round trips/s (goal >= 300 on PG with 2 workers); intake took "
@@ -107,11 +111,14 @@ def main() -> None:
         default=True,
         help="run worker 1 inside `gateway serve` (default) or `serve --no-worker` beside N workers",
     )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="gateway serve --processes N (PostgreSQL only)"
+    )
     args = parser.parse_args()
     print(load())
     if args.backend in ("postgresql", "both"):
         for workers in (int(w) for w in args.workers.split(",")):
-            run("postgresql", workers, args.count, args.timeout, args.serve_worker)
+            run("postgresql", workers, args.count, args.timeout, args.serve_worker, args.processes)
     if args.backend in ("sqlite", "both"):
         run("sqlite", 1, args.count, args.timeout, args.serve_worker)
     print(load())
