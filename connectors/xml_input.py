@@ -7,6 +7,8 @@ off everywhere and size and depth are bounded in one place.
 
 from __future__ import annotations
 
+import threading
+
 from lxml import etree
 
 #: The GGk limit for a whole envelope (IB003/IB007); payloads are smaller still.
@@ -22,6 +24,22 @@ class XmlInputError(ValueError):
 class HostileXmlError(XmlInputError):
     """XML that no chain message ever is and that attacks a parser: a DOCTYPE (entities,
     XXE, billion laughs), excessive nesting or size. Refused before anything is stored."""
+
+
+_per_thread = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    """This thread's locked-down parser, made once (building one costs about as much as a parse).
+
+    lxml parsers keep state while they parse and are not thread-safe, so each thread has
+    its own; within a thread they are used one document at a time, and a failed parse
+    leaves nothing behind for the next one.
+    """
+    parser: etree.XMLParser | None = getattr(_per_thread, "parser", None)
+    if parser is None:
+        parser = _per_thread.parser = _new_parser()
+    return parser
 
 
 def _new_parser() -> etree.XMLParser:
@@ -40,7 +58,7 @@ def parse_xml(data: bytes, *, max_bytes: int = MAX_XML_BYTES) -> etree._Element:
     if len(data) > max_bytes:
         raise HostileXmlError(f"document is {len(data)} bytes, limit is {max_bytes}")
     try:
-        root = etree.fromstring(data, parser=_new_parser())
+        root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:
         if "depth" in (exc.msg or "").lower():  # libxml2's own hard limit (256) was hit first
             raise HostileXmlError(f"nesting deeper than {MAX_XML_DEPTH} levels") from None

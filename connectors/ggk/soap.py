@@ -11,7 +11,11 @@ This module only builds and reads bytes; the gateway and the mocks do the HTTP.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+import re
+import threading
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final, Literal
 
@@ -133,8 +137,11 @@ def soap_request(envelope_xml: bytes, operation: str) -> tuple[bytes, dict[str, 
 
 
 def soap_di01(h: Heenbericht) -> bytes:
-    """A Di01 wrapped in its SOAP request body, built and serialised once (the outbox's hot path)."""
-    return _soap_sized(build_di01(h))
+    """A Di01 wrapped in its SOAP request body (the outbox's hot path), from a template when it can be.
+
+    The bytes are always those of :func:`_soap_sized` ``(build_di01(h))``; see :class:`_Di01Templates`.
+    """
+    return _DI01_TEMPLATES.render(h)
 
 
 def soap_du01(r: Retourbericht) -> bytes:
@@ -147,6 +154,164 @@ def _soap_sized(element: etree._Element) -> bytes:
     if len(body) > MAX_ENVELOPE_BYTES:
         raise EnvelopeError.of("IB007", f"request would be {len(body)} bytes")
     return body
+
+
+# --- Di01 templates -------------------------------------------------------------------------------
+
+#: Marker values: each valid where it stands, and (checked) found nowhere else in the document.
+_REF_MARK = "00000000-0000-4000-8000-00000000d101"
+_TIJDSTIP_MARK_AT = datetime(1999, 12, 31, 23, 59, 58)
+_BESTANDSNAAM_MARK = "MARKbestandsnaam.d101"
+_BERICHT_MARK = "MARKbericht.d101"
+_PAYLOAD_MARK = b"ggk di01 payload marker"
+#: Distinct (zender, ontvanger, functie, versions) kept; production has a handful.
+_MAX_TEMPLATES = 256
+#: The per-message forms a template takes: none needs escaping in XML text or a quoted
+#: attribute, and each is valid wherever its marker was (StUF ``Refnummer`` is any string
+#: up to 40, ``Tijdstip`` 8 to 17 digits, ``Bestandsnaam`` up to 255 characters, and the
+#: builder itself allows only these characters in a bestandsnaam).
+_SAFE_REFNUMMER = re.compile(r"[0-9A-Za-z._-]{1,40}")
+_SAFE_BESTANDSNAAM = re.compile(r"[0-9A-Za-z._-]{1,255}")
+_SAFE_TIJDSTIP = re.compile(r"[0-9]{14}")
+#: Far below the 25 MB limit (IB007), which the filled body is checked against all the same.
+_MAX_TEMPLATE_PAYLOAD = 1_000_000
+
+
+class _Template:
+    """A rendered document cut at its markers: ``pieces[0] + v[order[0]] + pieces[1] + ...``."""
+
+    __slots__ = ("order", "pieces")
+
+    def __init__(self, pieces: tuple[bytes, ...], order: tuple[int, ...]) -> None:
+        self.pieces = pieces
+        self.order = order
+
+    @classmethod
+    def cut(cls, rendered: bytes, marks: Sequence[tuple[bytes, bytes, bytes]]) -> _Template | None:
+        """``rendered`` cut at each ``(before, mark, after)``; None unless each occurs exactly once."""
+        needles = [before + mark + after for before, mark, after in marks]
+        if any(rendered.count(needle) != 1 for needle in needles):
+            return None  # a party whose own fields hold a marker: built each time instead
+        found = sorted((rendered.index(needle), index) for index, needle in enumerate(needles))
+        pieces: list[bytes] = []
+        start = 0
+        for position, index in found:
+            before, mark, _ = marks[index]
+            pieces.append(rendered[start : position + len(before)])
+            start = position + len(before) + len(mark)
+        pieces.append(rendered[start:])
+        return cls(tuple(pieces), tuple(index for _, index in found))
+
+    def fill(self, values: Sequence[bytes]) -> bytes:
+        out = [self.pieces[0]]
+        for index, piece in zip(self.order, self.pieces[1:], strict=True):
+            out.append(values[index])
+            out.append(piece)
+        return b"".join(out)
+
+
+class _Di01Templates:
+    """Di01 SOAP requests from templates, per everything but the per-message values.
+
+    Between two heenberichten from one gemeente to one aanbieder only the referentienummer,
+    the tijdstipBericht, the bestandsnaam, the referentienummerBericht and the payload
+    change. So the builder renders and validates one document per (zender, ontvanger,
+    functie, versions) with marker values in those places, and a message is that document
+    with the markers replaced - only by values of the forms above, so a filled template
+    validates whenever the marked one did. Any other value, or a template that cannot be
+    made, goes to the builder, whose bytes and errors are the reference. Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._templates: dict[Hashable, _Template | None] = {}
+
+    def render(self, h: Heenbericht) -> bytes:
+        """``_soap_sized(build_di01(h))``, byte for byte."""
+        try:
+            tijdstip = _format_tijdstip(h.tijdstip)
+        except (ValueError, OverflowError):
+            return _soap_sized(build_di01(h))  # the builder raises, in its own order
+        if not _fits(h, tijdstip):
+            return _soap_sized(build_di01(h))
+        key = (
+            h.zender,
+            h.ontvanger,
+            h.functie,
+            h.referentienummer_bericht is None,
+            h.applicatie_versie,
+            h.applicatie_subversie,
+            h.functie_versie,
+            h.functie_subversie,
+        )
+        template = self._get(key, lambda: _di01_template(h))
+        if template is None:
+            return _soap_sized(build_di01(h))
+        values = [
+            h.referentienummer.encode("ascii"),
+            tijdstip.encode("ascii"),
+            h.bestandsnaam.encode("ascii"),
+            base64.b64encode(h.payload),
+        ]
+        if h.referentienummer_bericht is not None:
+            values.append(h.referentienummer_bericht.encode("ascii"))
+        body = template.fill(values)
+        if len(body) > MAX_ENVELOPE_BYTES:
+            return _soap_sized(build_di01(h))  # raises IB007 with the builder's text
+        return body
+
+    def _get(self, key: Hashable, make: Callable[[], _Template | None]) -> _Template | None:
+        with self._lock:
+            if key in self._templates:
+                return self._templates[key]
+        template = make()
+        with self._lock:
+            if len(self._templates) >= _MAX_TEMPLATES:
+                self._templates.clear()
+            self._templates[key] = template
+        return template
+
+
+def _fits(h: Heenbericht, tijdstip: str) -> bool:
+    """Whether ``h``'s per-message values have the forms a template may take."""
+    return (
+        _SAFE_REFNUMMER.fullmatch(h.referentienummer) is not None
+        and _SAFE_TIJDSTIP.fullmatch(tijdstip) is not None
+        and _SAFE_BESTANDSNAAM.fullmatch(h.bestandsnaam) is not None
+        and (
+            h.referentienummer_bericht is None
+            or _SAFE_REFNUMMER.fullmatch(h.referentienummer_bericht) is not None
+        )
+        and 0 < len(h.payload) < _MAX_TEMPLATE_PAYLOAD
+    )
+
+
+def _di01_template(h: Heenbericht) -> _Template | None:
+    """The marked Di01 of ``h``'s party and functie, cut at its markers; None when it cannot be made."""
+    marked = replace(
+        h,
+        referentienummer=_REF_MARK,
+        tijdstip=_TIJDSTIP_MARK_AT,
+        bestandsnaam=_BESTANDSNAAM_MARK,
+        referentienummer_bericht=None if h.referentienummer_bericht is None else _BERICHT_MARK,
+        payload=_PAYLOAD_MARK,
+    )
+    try:
+        rendered = _soap_sized(build_di01(marked))
+    except (ValueError, EnvelopeError):
+        return None  # the builder refuses these fields: it refuses each message, with its own text
+    marks = [  # in the order of the values in _Di01Templates.render
+        (b">", _REF_MARK.encode(), b"<"),
+        (b">", _format_tijdstip(_TIJDSTIP_MARK_AT).encode(), b"<"),
+        (b'="', _BESTANDSNAAM_MARK.encode(), b'"'),
+        (b">", base64.b64encode(_PAYLOAD_MARK), b"<"),
+    ]
+    if h.referentienummer_bericht is not None:
+        marks.append((b">", _BERICHT_MARK.encode(), b"<"))
+    return _Template.cut(rendered, marks)
+
+
+_DI01_TEMPLATES = _Di01Templates()
 
 
 def parse_soap_request(

@@ -39,6 +39,7 @@ from connectors.ggk import (
     Heenbericht,
     Retourbericht,
     Systeem,
+    parse_envelope,
     parse_fo01,
     parse_soap_request,
     parse_soap_response,
@@ -51,7 +52,6 @@ from mocks.ggk.aanbieder_api import aanbieder_router
 from mocks.ggk.aanbieders import MOCK_AANBIEDERS, is_gemeentecode, is_mock_agb
 from mocks.ggk.behaviour import Behaviour, RuleBook
 from mocks.ggk.callback import CallbackClient
-from mocks.ggk.envelope_reader import read_envelope
 from mocks.ggk.faults import CLEAN, Draw, FaultInjector, Faults, drop_connection
 from mocks.ggk.ledger import Ledger
 from mocks.ggk.parties import PARTY_MODULES, party
@@ -150,7 +150,7 @@ class MockGgk:
         if inbound.operation == "Fo01":
             return self._take_fo01(inbound.element)
         try:
-            envelope = read_envelope(inbound.element)
+            envelope = parse_envelope(inbound.element)
         except EnvelopeError as exc:
             ref = _peek(inbound.element, "referentienummer")
             self.ledger.seen(
