@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import base64
 import re
-import threading
-from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final, Literal
@@ -39,6 +37,7 @@ from connectors.ggk.envelope import (
 )
 from connectors.ggk.envelope import format_tijdstip as _format_tijdstip
 from connectors.ggk.errors import EnvelopeError, Plek, is_retryable, mask_bsn_like
+from connectors.marked_template import MarkedTemplate, TemplateCache
 from connectors.xml_input import XmlInputError, parse_xml
 from connectors.xsd import load_schema, violations
 
@@ -164,8 +163,6 @@ _TIJDSTIP_MARK_AT = datetime(1999, 12, 31, 23, 59, 58)
 _BESTANDSNAAM_MARK = "MARKbestandsnaam.d101"
 _BERICHT_MARK = "MARKbericht.d101"
 _PAYLOAD_MARK = b"ggk di01 payload marker"
-#: Distinct (zender, ontvanger, functie, versions) kept; production has a handful.
-_MAX_TEMPLATES = 256
 #: The per-message forms a template takes: none needs escaping in XML text or a quoted
 #: attribute, and each is valid wherever its marker was (StUF ``Refnummer`` is any string
 #: up to 40, ``Tijdstip`` 8 to 17 digits, ``Bestandsnaam`` up to 255 characters, and the
@@ -175,39 +172,6 @@ _SAFE_BESTANDSNAAM = re.compile(r"[0-9A-Za-z._-]{1,255}")
 _SAFE_TIJDSTIP = re.compile(r"[0-9]{14}")
 #: Far below the 25 MB limit (IB007), which the filled body is checked against all the same.
 _MAX_TEMPLATE_PAYLOAD = 1_000_000
-
-
-class _Template:
-    """A rendered document cut at its markers: ``pieces[0] + v[order[0]] + pieces[1] + ...``."""
-
-    __slots__ = ("order", "pieces")
-
-    def __init__(self, pieces: tuple[bytes, ...], order: tuple[int, ...]) -> None:
-        self.pieces = pieces
-        self.order = order
-
-    @classmethod
-    def cut(cls, rendered: bytes, marks: Sequence[tuple[bytes, bytes, bytes]]) -> _Template | None:
-        """``rendered`` cut at each ``(before, mark, after)``; None unless each occurs exactly once."""
-        needles = [before + mark + after for before, mark, after in marks]
-        if any(rendered.count(needle) != 1 for needle in needles):
-            return None  # a party whose own fields hold a marker: built each time instead
-        found = sorted((rendered.index(needle), index) for index, needle in enumerate(needles))
-        pieces: list[bytes] = []
-        start = 0
-        for position, index in found:
-            before, mark, _ = marks[index]
-            pieces.append(rendered[start : position + len(before)])
-            start = position + len(before) + len(mark)
-        pieces.append(rendered[start:])
-        return cls(tuple(pieces), tuple(index for _, index in found))
-
-    def fill(self, values: Sequence[bytes]) -> bytes:
-        out = [self.pieces[0]]
-        for index, piece in zip(self.order, self.pieces[1:], strict=True):
-            out.append(values[index])
-            out.append(piece)
-        return b"".join(out)
 
 
 class _Di01Templates:
@@ -223,8 +187,7 @@ class _Di01Templates:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._templates: dict[Hashable, _Template | None] = {}
+        self._cache = TemplateCache()
 
     def render(self, h: Heenbericht) -> bytes:
         """``_soap_sized(build_di01(h))``, byte for byte."""
@@ -244,7 +207,7 @@ class _Di01Templates:
             h.functie_versie,
             h.functie_subversie,
         )
-        template = self._get(key, lambda: _di01_template(h))
+        template = self._cache.get(key, lambda: _di01_template(h))
         if template is None:
             return _soap_sized(build_di01(h))
         values = [
@@ -259,17 +222,6 @@ class _Di01Templates:
         if len(body) > MAX_ENVELOPE_BYTES:
             return _soap_sized(build_di01(h))  # raises IB007 with the builder's text
         return body
-
-    def _get(self, key: Hashable, make: Callable[[], _Template | None]) -> _Template | None:
-        with self._lock:
-            if key in self._templates:
-                return self._templates[key]
-        template = make()
-        with self._lock:
-            if len(self._templates) >= _MAX_TEMPLATES:
-                self._templates.clear()
-            self._templates[key] = template
-        return template
 
 
 def _fits(h: Heenbericht, tijdstip: str) -> bool:
@@ -286,7 +238,7 @@ def _fits(h: Heenbericht, tijdstip: str) -> bool:
     )
 
 
-def _di01_template(h: Heenbericht) -> _Template | None:
+def _di01_template(h: Heenbericht) -> MarkedTemplate | None:
     """The marked Di01 of ``h``'s party and functie, cut at its markers; None when it cannot be made."""
     marked = replace(
         h,
@@ -308,7 +260,7 @@ def _di01_template(h: Heenbericht) -> _Template | None:
     ]
     if h.referentienummer_bericht is not None:
         marks.append((b">", _BERICHT_MARK.encode(), b"<"))
-    return _Template.cut(rendered, marks)
+    return MarkedTemplate.cut(rendered, marks)
 
 
 _DI01_TEMPLATES = _Di01Templates()

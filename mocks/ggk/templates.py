@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -40,6 +40,7 @@ from connectors.ggk import (
 )
 from connectors.istandaard.errors import assert_rendered_valid
 from connectors.istandaard.model import BerichtHeader
+from connectors.marked_template import MarkedTemplate, TemplateCache
 from connectors.xsd import SchemaValidationError
 
 #: Marker values: valid where they stand, and found nowhere else in a rendered document.
@@ -49,60 +50,7 @@ _TIJDSTIP_MARK_AT = datetime(1999, 12, 31, 23, 59, 58)
 _BERICHT_MARK = "MARKbericht1"
 _CROSS_BERICHT_MARK = "MARKcrossref"
 _PAYLOAD_MARK = b"mock-ggk payload marker"
-#: Distinct parties kept per kind; a bench has a handful, a fuzz run may have many.
-_MAX_TEMPLATES = 256
 _SAFE_REFNUMMER = re.compile(r"^[0-9A-Za-z._-]{1,40}$")
-
-
-class _Template:
-    """A rendered document cut at its markers: ``pieces[0] + v[order[0]] + pieces[1] + ...``."""
-
-    __slots__ = ("order", "pieces")
-
-    def __init__(self, pieces: tuple[bytes, ...], order: tuple[int, ...]) -> None:
-        self.pieces = pieces
-        self.order = order
-
-    @classmethod
-    def cut(cls, rendered: bytes, marks: Sequence[bytes]) -> _Template | None:
-        """``rendered`` cut at ``marks`` (each as element text), or None unless each is there once."""
-        tagged = [b">" + mark + b"<" for mark in marks]
-        if any(rendered.count(mark) != 1 for mark in tagged):
-            return None  # a party whose own fields hold a marker: rendered each time instead
-        found = sorted((rendered.index(mark), index) for index, mark in enumerate(tagged))
-        pieces: list[bytes] = []
-        start = 0
-        for position, index in found:
-            pieces.append(rendered[start : position + 1])  # up to and including ">"
-            start = position + len(tagged[index]) - 1  # from "<" on
-        pieces.append(rendered[start:])
-        return cls(tuple(pieces), tuple(index for _, index in found))
-
-    def fill(self, values: Sequence[bytes]) -> bytes:
-        out = [self.pieces[0]]
-        for index, piece in zip(self.order, self.pieces[1:], strict=True):
-            out.append(values[index])
-            out.append(piece)
-        return b"".join(out)
-
-
-class _Cache:
-    """Templates by key, made on first use; thread-safe (parties answer in worker threads)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._templates: dict[Hashable, _Template | None] = {}
-
-    def get(self, key: Hashable, make: Callable[[], _Template | None]) -> _Template | None:
-        with self._lock:
-            if key in self._templates:
-                return self._templates[key]
-        template = make()
-        with self._lock:
-            if len(self._templates) >= _MAX_TEMPLATES:
-                self._templates.clear()
-            self._templates[key] = template
-        return template
 
 
 def _tijdstip_mark() -> bytes:
@@ -113,7 +61,7 @@ class Bv03Templates:
     """The GGk's Bv03 answers, per ontvanger."""
 
     def __init__(self) -> None:
-        self._cache = _Cache()
+        self._cache = TemplateCache()
 
     def render(self, ontvanger: Systeem, cross_ref: str) -> bytes:
         """A Bv03 from the GGk to ``ontvanger`` for message ``cross_ref``, as ``render_bv03`` writes it."""
@@ -131,16 +79,16 @@ class Bv03Templates:
         )
 
 
-def _bv03_template(ontvanger: Systeem) -> _Template | None:
+def _bv03_template(ontvanger: Systeem) -> MarkedTemplate | None:
     rendered = render_bv03(GGK_SYSTEEM, ontvanger, _REF_MARK, _CROSS_MARK, tijdstip=_TIJDSTIP_MARK_AT)
-    return _Template.cut(rendered, (_REF_MARK.encode(), _tijdstip_mark(), _CROSS_MARK.encode()))
+    return MarkedTemplate.cut_texts(rendered, (_REF_MARK.encode(), _tijdstip_mark(), _CROSS_MARK.encode()))
 
 
 class Du01Templates:
     """Du01 SOAP requests (envelope and payload), per sender, receiver, functie and versions."""
 
     def __init__(self) -> None:
-        self._cache = _Cache()
+        self._cache = TemplateCache()
 
     def render(self, r: Retourbericht) -> bytes:
         """``soap_du01(r)``: the same bytes, from a template when ``r``'s values allow it."""
@@ -186,7 +134,7 @@ def _fits(r: Retourbericht) -> bool:
     )
 
 
-def _du01_template(r: Retourbericht) -> _Template | None:
+def _du01_template(r: Retourbericht) -> MarkedTemplate | None:
     marked = replace(
         r,
         referentienummer=_REF_MARK,
@@ -196,7 +144,7 @@ def _du01_template(r: Retourbericht) -> _Template | None:
         cross_refnummer_bericht=_CROSS_BERICHT_MARK,
         payload=_PAYLOAD_MARK,
     )
-    return _Template.cut(
+    return MarkedTemplate.cut_texts(
         soap_du01(marked),
         (
             _REF_MARK.encode(),
@@ -219,7 +167,7 @@ class RetourHeaderTemplates:
     """
 
     def __init__(self) -> None:
-        self._cache = _Cache()
+        self._cache = TemplateCache()
 
     def render(
         self,
@@ -276,7 +224,7 @@ def _retour_header_template(
     heen: BerichtHeader,
     header_codes: tuple[str, ...],
     build: Callable[[BerichtHeader, tuple[str, ...], str, date], bytes],
-) -> _Template | None:
+) -> MarkedTemplate | None:
     marked = replace(
         heen,
         afzender=_AFZENDER_MARK,
@@ -288,7 +236,7 @@ def _retour_header_template(
         rendered = build(marked, header_codes, _RETOUR_MARK, _DAGTEKENING_RETOUR_MARK)
     except SchemaValidationError:
         return None  # a marker the schema refuses: the builder renders each one
-    return _Template.cut(
+    return MarkedTemplate.cut_texts(
         rendered,
         (
             _AFZENDER_MARK.encode(),
