@@ -19,12 +19,18 @@ the cost of intake alone, ``--in-process`` stores the same lines with
 CPU ms and SQL statements per decision:
 
     .venv/bin/python bench/bulk_intake.py --in-process --count 2000
+
+``gateway import`` alone (no server), with ``--jobs N`` worker processes (PostgreSQL),
+timed from process start to exit; CPU is that of the import and its jobs (not PostgreSQL's):
+
+    .venv/bin/python bench/bulk_intake.py --import-only --backend postgresql --count 10000 --jobs 2
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -37,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stack_processes import GATEWAY, decision, load, running_processes, test_bsns, throwaway_database
 
 from gateway.settings import DEV_API_KEY
+from gateway.store.migrate import upgrade
 
 
 def ndjson(bsns: list[str], prefix: str, first: int) -> bytes:
@@ -65,7 +72,78 @@ def post(url: str, body: bytes) -> tuple[float, dict[str, int]]:
     return time.perf_counter() - started, summary
 
 
-def run(backend: str, count: int, with_import: bool, delivery: str = "in-serve") -> None:
+def _tree_cpu(root: int, seen: dict[int, float]) -> None:
+    """Record utime+stime (s) of ``root`` and every process descended from it, by pid."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    for pid, cpu in times.items():
+        ancestor = pid
+        while ancestor not in (root, 0, 1) and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor == root:
+            seen[pid] = max(seen.get(pid, 0.0), cpu)
+
+
+def gateway_import(
+    database_url: str, body: bytes, count: int, jobs: int
+) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Run ``gateway import`` of ``body``: (wall s, CPU s of it and its jobs, the process).
+
+    CPU is sampled from /proc every 0.1 s for the import and its descendants (the jobs
+    are the fork server's children, so the import's rusage does not hold them): up to
+    0.1 s per process may be missed.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "import.ndjson"
+        source.write_bytes(body)
+        env = {"GATEWAY_DATABASE_URL": database_url, "GATEWAY_LOG_LEVEL": "WARNING"}
+        seen: dict[int, float] = {}
+        started = time.perf_counter()
+        process = subprocess.Popen(  # noqa: S603
+            [GATEWAY, "import", str(source), "--jobs", str(jobs)],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=folder,
+        )
+        while process.poll() is None:
+            _tree_cpu(process.pid, seen)
+            time.sleep(0.1)
+        took = time.perf_counter() - started
+        out, err = process.communicate()
+    done = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    print(f"{'':<10} CPU s by process (import first): {[round(seen[pid], 1) for pid in sorted(seen)]}")
+    return took, sum(seen.values()), done
+
+
+def import_only(backend: str, count: int, jobs: int) -> None:
+    """``gateway import`` of ``count`` distinct decisions into an empty database, nothing else running."""
+    bsns = test_bsns(count)
+    body = ndjson(bsns, "IMPORT", 0)
+    with throwaway_database(backend) as url:
+        upgrade(url)
+        took, cpu, done = gateway_import(url, body, count, jobs)
+    print(
+        f"{backend:<10} gateway import --jobs {jobs} {count:,} lines: {took:6.2f} s wall (process "
+        f"start included), {count / took:7.0f} decisions/s (goal >= 1000); CPU {cpu:.1f} s = "
+        f"{cpu / count * 1000:.2f} ms per decision (import and jobs; PostgreSQL not counted): "
+        f"{done.stdout.strip().splitlines()[-1:]} exit {done.returncode}",
+        flush=True,
+    )
+
+
+def run(backend: str, count: int, with_import: bool, delivery: str = "in-serve", jobs: int = 1) -> None:
     bsns = test_bsns(2 * count)
     first, second = ndjson(bsns[:count], "BULK", 0), ndjson(bsns, "IMPORT", count)
     workers, serve_worker = {"in-serve": (1, True), "separate": (1, False), "none": (0, False)}[delivery]
@@ -90,22 +168,11 @@ def run(backend: str, count: int, with_import: bool, delivery: str = "in-serve")
         print(f"{backend:<10} gateway process peak RSS during the bulk POSTs: {rss:.0f} MB (goal <= 300)")
         if not with_import:
             return
-        with tempfile.TemporaryDirectory() as folder:
-            source = Path(folder) / "import.ndjson"
-            source.write_bytes(second)
-            env = {"GATEWAY_DATABASE_URL": stack.database_url, "GATEWAY_LOG_LEVEL": "WARNING"}
-            started = time.perf_counter()
-            done = subprocess.run(  # noqa: S603
-                [GATEWAY, "import", str(source)],
-                env={**__import__("os").environ, **env},
-                capture_output=True,
-                text=True,
-                cwd=folder,
-            )
-            took = time.perf_counter() - started
+        took, cpu, done = gateway_import(stack.database_url, second, count, jobs)
         print(
-            f"{backend:<10} gateway import {count:,} lines: {took:6.2f} s (process start and "
-            f"migration check included), {count / took:7.0f} lines/s: {done.stdout.strip().splitlines()[-1:]}"
+            f"{backend:<10} gateway import --jobs {jobs} {count:,} lines: {took:6.2f} s (process start and "
+            f"migration check included), {count / took:7.0f} lines/s, CPU {cpu / count * 1000:.2f} ms "
+            f"per decision: {done.stdout.strip().splitlines()[-1:]}"
         )
 
 
@@ -167,13 +234,17 @@ def main() -> None:
     parser.add_argument(
         "--in-process", action="store_true", help="intake alone, in this process: CPU and statements"
     )
+    parser.add_argument("--import-only", action="store_true", help="time `gateway import` alone (no server)")
+    parser.add_argument("--jobs", type=int, default=1, help="`gateway import --jobs N` (PostgreSQL)")
     args = parser.parse_args()
     print(load())
     for backend in ("postgresql", "sqlite") if args.backend == "both" else (args.backend,):
         if args.in_process:
             in_process(backend, args.count)
+        elif args.import_only:
+            import_only(backend, args.count, args.jobs)
         else:
-            run(backend, args.count, args.with_import, args.delivery)
+            run(backend, args.count, args.with_import, args.delivery, args.jobs)
     print(load())
 
 

@@ -345,18 +345,36 @@ def import_file(
     ] = False,
     results: Annotated[Path | None, typer.Option(help="Write every line's result here (NDJSON).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=5000, help="Lines per transaction.")] = 200,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes, lines partitioned by client (PostgreSQL only; SQLite has one writer).",
+        ),
+    ] = 1,
 ) -> None:
     """Bulk intake of beschikkingen (or legacy indications); re-run it after a crash to continue."""
     from gateway.bulk_import_cli import run_import
+    from gateway.bulk_import_jobs import ImportIncomplete, line_ranges, start_fork_server
 
     settings = _settings()
+    if jobs > 1 and settings.effective_database_url.startswith("sqlite"):
+        typer.echo("--jobs > 1 needs PostgreSQL: SQLite has one writer (use --jobs 1)", err=True)
+        raise typer.Exit(2)
+    if jobs > 1:
+        start_fork_server()  # it imports the gateway while we check the schema
     upgrade(settings.effective_database_url)
     runtime = Runtime.create(settings)
+    incomplete: ImportIncomplete | None = None
     try:
         with results.open("w", encoding="utf-8") if results else nullcontext() as out:
-            summary, problems = run_import(
-                runtime, file, indicaties=indicaties, results=out, batch_size=batch_size
-            )
+            try:
+                summary, problems = run_import(
+                    runtime, file, indicaties=indicaties, results=out, batch_size=batch_size, jobs=jobs
+                )
+            except ImportIncomplete as exc:
+                incomplete, summary, problems = exc, exc.summary, exc.problems
     finally:
         runtime.close()
     for problem in problems:
@@ -364,6 +382,14 @@ def import_file(
         typer.echo(f"line {problem.line}: {problem.status}: {detail}", err=True)
     counts = summary.as_dict()
     typer.echo(", ".join(f"{name} {count}" for name, count in counts.items()))
+    if incomplete is not None:
+        unknown = line_ranges(incomplete.unknown) or "none"
+        typer.echo(
+            f"import incomplete: {incomplete.reason}; lines without a result: {unknown}; "
+            "run the same command again (what was accepted is reported duplicate)",
+            err=True,
+        )
+        raise typer.Exit(130 if incomplete.reason.startswith("interrupted") else 3)
     if summary.rejected or summary.error:
         raise typer.Exit(1)
 
