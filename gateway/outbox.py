@@ -80,29 +80,9 @@ def _draft_values(
     }
 
 
-def _draft_message(
-    runtime: Runtime,
-    *,
-    operation: str,
-    functie: str,
-    law: str | None,
-    receiver: str,
-    beschikking_id: int | None,
-    bsn_hash: str | None,
-    answers_inbound_id: int | None,
-) -> Message:
-    return Message(
-        **_draft_values(
-            runtime,
-            operation=operation,
-            functie=functie,
-            law=law,
-            receiver=receiver,
-            beschikking_id=beschikking_id,
-            bsn_hash=bsn_hash,
-            answers_inbound_id=answers_inbound_id,
-        )
-    )
+def _draft_message(runtime: Runtime, **fields: Any) -> Message:
+    """:func:`_draft_values` as an ORM object (the PGB and CAK messages' path)."""
+    return Message(**_draft_values(runtime, **fields))
 
 
 def _store_drafts(session: Session, messages: list[Message]) -> None:

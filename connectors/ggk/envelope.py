@@ -350,22 +350,7 @@ def _read_valid(root: etree._Element, require_uuid4: bool) -> Heenbericht | Reto
     )
     if root.tag == DI01_TAG:
         return h
-    return Retourbericht(
-        zender=h.zender,
-        ontvanger=h.ontvanger,
-        referentienummer=h.referentienummer,
-        cross_refnummer=cross_ref or "",
-        tijdstip=h.tijdstip,
-        functie=h.functie,
-        payload=h.payload,
-        bestandsnaam=h.bestandsnaam,
-        referentienummer_bericht=h.referentienummer_bericht,
-        cross_refnummer_bericht=parameters.get(_CROSS_REFNUMMER_BERICHT),
-        applicatie_versie=h.applicatie_versie,
-        applicatie_subversie=h.applicatie_subversie,
-        functie_versie=h.functie_versie,
-        functie_subversie=h.functie_subversie,
-    )
+    return _as_retour(h, cross_ref, parameters.get(_CROSS_REFNUMMER_BERICHT))
 
 
 _REFERENTIENUMMER = _s("referentienummer")
@@ -467,22 +452,7 @@ def _parse_checked(root: etree._Element, require_uuid4: bool) -> Heenbericht | R
     )
     if root.tag == DI01_TAG:
         return h
-    return Retourbericht(
-        zender=h.zender,
-        ontvanger=h.ontvanger,
-        referentienummer=h.referentienummer,
-        cross_refnummer=cross_ref or "",
-        tijdstip=h.tijdstip,
-        functie=h.functie,
-        payload=h.payload,
-        bestandsnaam=h.bestandsnaam,
-        referentienummer_bericht=h.referentienummer_bericht,
-        cross_refnummer_bericht=_opt_text(params, _g("crossRefnummerBericht")),
-        applicatie_versie=h.applicatie_versie,
-        applicatie_subversie=h.applicatie_subversie,
-        functie_versie=h.functie_versie,
-        functie_subversie=h.functie_subversie,
-    )
+    return _as_retour(h, cross_ref, _opt_text(params, _g("crossRefnummerBericht")))
 
 
 def read_systeem(element: etree._Element) -> Systeem:
@@ -513,3 +483,23 @@ def _text(parent: etree._Element, tag: str) -> str:
 def _opt_text(parent: etree._Element, tag: str) -> str | None:
     el = parent.find(tag)
     return None if el is None else (el.text or "").strip()
+
+
+def _as_retour(h: Heenbericht, cross_ref: str | None, cross_ref_bericht: str | None) -> Retourbericht:
+    """A Du01 read as a Heenbericht plus its two cross-references (both readers end here)."""
+    return Retourbericht(
+        zender=h.zender,
+        ontvanger=h.ontvanger,
+        referentienummer=h.referentienummer,
+        cross_refnummer=cross_ref or "",
+        tijdstip=h.tijdstip,
+        functie=h.functie,
+        payload=h.payload,
+        bestandsnaam=h.bestandsnaam,
+        referentienummer_bericht=h.referentienummer_bericht,
+        cross_refnummer_bericht=cross_ref_bericht,
+        applicatie_versie=h.applicatie_versie,
+        applicatie_subversie=h.applicatie_subversie,
+        functie_versie=h.functie_versie,
+        functie_subversie=h.functie_subversie,
+    )
