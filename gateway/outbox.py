@@ -80,6 +80,20 @@ def _draft_values(
     }
 
 
+def _heenbericht_values(runtime: Runtime, draft: HeenberichtDraft) -> dict[str, Any]:
+    """A drafted heenbericht's columns: a Di01 to the aanbieder, answering nothing."""
+    return _draft_values(
+        runtime,
+        operation=GGK_DI01,
+        functie=draft.functie,
+        law=draft.law,
+        receiver=draft.receiver,
+        beschikking_id=draft.beschikking_id,
+        bsn_hash=draft.bsn_hash,
+        answers_inbound_id=None,
+    )
+
+
 def _draft_message(runtime: Runtime, **fields: Any) -> Message:
     """:func:`_draft_values` as an ORM object (the PGB and CAK messages' path)."""
     return Message(**_draft_values(runtime, **fields))
@@ -183,19 +197,7 @@ def enqueue_ggk_heenberichten(
     ``render_payload`` that raises leaves the rows in the session: the caller's
     transaction (or savepoint) must roll back, as for one message.
     """
-    messages = [
-        _draft_message(
-            runtime,
-            operation=GGK_DI01,
-            functie=draft.functie,
-            law=draft.law,
-            receiver=draft.receiver,
-            beschikking_id=draft.beschikking_id,
-            bsn_hash=draft.bsn_hash,
-            answers_inbound_id=None,
-        )
-        for draft in drafts
-    ]
+    messages = [Message(**_heenbericht_values(runtime, draft)) for draft in drafts]
     if not messages:
         return messages
     _store_drafts(session, messages)
@@ -240,16 +242,7 @@ def insert_ggk_heenberichten(
     """
     rows: list[dict[str, Any]] = []
     for draft, id_ in zip(drafts, ids, strict=True):
-        values = _draft_values(
-            runtime,
-            operation=GGK_DI01,
-            functie=draft.functie,
-            law=draft.law,
-            receiver=draft.receiver,
-            beschikking_id=draft.beschikking_id,
-            bsn_hash=draft.bsn_hash,
-            answers_inbound_id=None,
-        )
+        values = _heenbericht_values(runtime, draft)
         values["id"] = id_
         values["bericht_identificatie"] = str(id_)
         tracing.event("message.created", {"gateway.message_id": id_, "gateway.route": values["route"]})
