@@ -29,7 +29,6 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    text,
     union_all,
 )
 from sqlalchemy.dialects import postgresql
@@ -38,8 +37,6 @@ from sqlalchemy.sql.expression import Executable
 
 #: Fewer rows than this: a RETURNING insert is short (cached by psycopg) and saves a round trip.
 MIN_ROWS = 8
-
-_NEXTVALS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)")
 
 
 def assign_ids(session: Session, rows: Sequence[Any]) -> None:
@@ -53,7 +50,7 @@ def assign_ids(session: Session, rows: Sequence[Any]) -> None:
     table = rows[0].__table__
     if any(row.__table__ is not table or row.id is not None for row in rows):
         raise ValueError("assign_ids wants new rows of one table")
-    ids = sorted(session.scalars(_NEXTVALS, {"table": table.name, "count": len(rows)}))
+    [ids] = _nextvals(session, [(table, len(rows))])
     for row, id_ in zip(rows, ids, strict=True):
         row.id = id_
 

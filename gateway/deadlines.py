@@ -125,9 +125,13 @@ def _werkdagen_due(calendar: WerkdagKalender, local_date: date, werkdagen: int) 
     return calendar.deadline_at(local_date, werkdagen)
 
 
-def _subject(kind: str, message_id: int | None, inbound_id: int | None) -> ColumnElement[bool]:
+def _check_kind(kind: str) -> None:
     if kind not in WERKDAGEN and kind not in KALENDERMAANDEN:
         raise ValueError(f"unknown deadline kind {kind!r}")
+
+
+def _subject(kind: str, message_id: int | None, inbound_id: int | None) -> ColumnElement[bool]:
+    _check_kind(kind)
     if (message_id is None) == (inbound_id is None):
         raise ValueError("a deadline needs exactly one subject: message_id or inbound_id")
     if message_id is not None:
@@ -199,8 +203,7 @@ def open_deadlines(
     """
     if not message_ids:
         return []
-    if kind not in WERKDAGEN and kind not in KALENDERMAANDEN:
-        raise ValueError(f"unknown deadline kind {kind!r}")
+    _check_kind(kind)
     found: dict[int, Deadline] = {}
     for chunk in [] if new_messages else _chunks(list(message_ids)):
         for deadline in session.scalars(
@@ -244,8 +247,7 @@ def insert_deadlines(
     """
     if not message_ids:
         return
-    if kind not in WERKDAGEN and kind not in KALENDERMAANDEN:
-        raise ValueError(f"unknown deadline kind {kind!r}")
+    _check_kind(kind)
     werkdagen, due_at = _due_at(runtime, kind, start, None)
     started_at = _as_moment(start)
     created_at = runtime.clock.now()
