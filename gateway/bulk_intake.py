@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from gateway.api.beschikking_models import BeschikkingIn, BeschikkingOut
 from gateway.api.problems import FieldError, Problem, field_error, validation_problem
 from gateway.bsn import keyed_hash
+from gateway.intake import _taken_nummers as _taken  # the batch's duplicates: one lookup
 from gateway.intake import accept_beschikking, accept_beschikkingen
 from gateway.runtime import Runtime
 from gateway.store.database import write_transaction
@@ -196,22 +197,6 @@ def split_independent(
         (one_by_one if keys & seen else together).append((line_no, request))
         seen |= keys
     return together, one_by_one
-
-
-def _taken(session: Session, requests: list[BeschikkingIn]) -> dict[tuple[str, str], int]:
-    """(law, beschikkingnummer) -> stored id, for the batch's numbers: one query, not one a line."""
-    wanted = {(r.wet.value, r.beschikkingnummer) for r in requests}
-    nummers = sorted({nummer for _, nummer in wanted})
-    taken: dict[tuple[str, str], int] = {}
-    for start in range(0, len(nummers), 500):  # bounded IN lists (SQLite's parameter limit)
-        for law, nummer, id_ in session.execute(
-            select(Beschikking.law, Beschikking.beschikkingnummer, Beschikking.id).where(
-                Beschikking.beschikkingnummer.in_(nummers[start : start + 500])
-            )
-        ):
-            if (law, nummer) in wanted:
-                taken[(law, nummer)] = id_
-    return taken
 
 
 def _store_one(
