@@ -16,6 +16,9 @@ API (stable; other modules call only these)::
     )
     broken = verify_chain(session)    # None, or the first BrokenLink (seq, entry id, problem)
 
+``append_audit`` takes the same arguments as ``record_audit`` and appends the same row, but
+returns a small :class:`AppendedEntry` instead of the ORM object (for the per-request appends).
+
 Actions in use: ``api.write`` (every back-office write, :mod:`gateway.audit_recorders`),
 ``config.changed`` (start-up), ``bsn.revealed`` and operator actions (``bericht.replayed``,
 ``route.paused``, ``operator.login``, ``operator.login_failed``, ``operator.logout`` ...;
@@ -175,8 +178,9 @@ _INSERT_ENTRY = (
 #: bytes :func:`chain_hash` hashes (the canonical JSON is sent in two pieces around its
 #: ``seq``, which only the locked head tells); the entry is inserted linked to the old head.
 #: The lock is held from here to the commit: one round trip shorter than lock, then write.
-_APPEND_PG = text(
-    """
+_APPEND_PG = (
+    text(
+        """
     WITH prev AS (
         SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE
     ), head AS (
@@ -196,17 +200,22 @@ _APPEND_PG = text(
     FROM head
     RETURNING audit_log.id, audit_log.seq, audit_log.prev_hash, audit_log.hash
     """
-).bindparams(*(bindparam(name, type_=_LOG.c[name].type) for name in _APPEND_VALUES))
+    )
+    .bindparams(*(bindparam(name, type_=_LOG.c[name].type) for name in _APPEND_VALUES))
+    # Typed result columns: SQLAlchemy then keeps the result's metadata with the cached
+    # statement instead of reading the cursor description anew on every append.
+    .columns(_LOG.c.id, _LOG.c.seq, _LOG.c.prev_hash, _LOG.c.hash)
+)
 
 
-def _around_seq(entry: AuditEntry, canonical: str) -> tuple[str, str] | None:
+def _around_seq(target: str | None, canonical: str) -> tuple[str, str] | None:
     """``(before, after)`` with ``before + str(seq) + after`` the entry's canonical JSON for any seq.
 
     ``canonical`` is the entry's canonical JSON with seq 0. Its keys are sorted, so it ends
     in ``,"seq":0,"target":...}``; None if it does not (then the append takes the long way)
     or if it is not ASCII (the server's encoding then need not give Python's UTF-8 bytes).
     """
-    tail = json.dumps({"target": entry.target}, separators=(",", ":"), ensure_ascii=False)[1:]
+    tail = json.dumps({"target": target}, separators=(",", ":"), ensure_ascii=False)[1:]
     suffix = ',"seq":0,' + tail
     if not canonical.isascii() or not canonical.endswith(suffix):
         return None
@@ -236,6 +245,96 @@ def lock_chain(session: Session) -> tuple[int, str]:
     return int(row.seq), str(row.hash)
 
 
+#: Values a JSON round trip gives back unchanged (exact types: a subclass such as an IntEnum
+#: or a str-Enum comes back as its plain value, so it takes the round trip).
+_JSON_STABLE = frozenset({str, int, bool, type(None)})
+
+
+def _stored_details(details: dict[str, Any] | None) -> dict[str, Any]:
+    """What is stored and hashed: ``details`` after a JSON round trip (tuples become lists,
+    keys strings, anything else its ``str``).
+
+    The round trip is skipped for the common flat dict of plain strings and numbers (every
+    API write's ``method``/``route``/``status``), which it would return unchanged.
+    """
+    if not details:
+        return {}
+    if all(type(key) is str and type(value) in _JSON_STABLE for key, value in details.items()):
+        return dict(details)
+    stored: dict[str, Any] = json.loads(json.dumps(details, default=str))
+    return stored
+
+
+@dataclass(frozen=True, slots=True)
+class AppendedEntry:
+    """What :func:`append_audit` wrote: the entry's generated columns and stored values."""
+
+    id: int
+    seq: int
+    prev_hash: str
+    hash: str
+    created_at: datetime
+    details: dict[str, Any]
+
+
+def append_audit(
+    session: Session,
+    *,
+    actor: str,
+    actor_kind: str,
+    action: str,
+    target: str | None = None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> AppendedEntry:
+    """:func:`record_audit` without building the ORM :class:`AuditEntry` it returns.
+
+    Why: every API write appends, and the ORM object (instrumented attributes, instance
+    state) cost as much CPU as the rest of the Python side of an append, for a row that is
+    never used as an object. Same checks, same row, same hash.
+    """
+    # Store exactly what is hashed: a JSON round trip makes tuples lists, keys strings.
+    stored_details = _stored_details(details)
+    created_at = (now or datetime.now(UTC)).astimezone(UTC)
+    ActorKind(actor_kind)  # ValueError for an unknown kind
+    values: dict[str, Any] = {
+        "created_at": created_at,
+        "actor": actor,
+        "actor_kind": actor_kind,
+        "action": action,
+        "target": target,
+        "reason": reason,
+        "details": stored_details,
+    }
+    # The real seq is known under the chain's lock, below.
+    canonical = canonical_json(seq=0, **values)
+    if _contains_bsn(canonical):
+        raise ValueError(f"audit entry {action!r} contains a BSN: name the object by its id instead")
+    connection = session.connection()
+    pieces = _around_seq(target, canonical) if connection.dialect.name == "postgresql" else None
+    if pieces is not None:
+        before, after = pieces
+        session.flush()  # the session's pending work first, not at commit under the chain's lock
+        row = connection.execute(_APPEND_PG, {"before": before, "after": after, **values}).one_or_none()
+        if row is not None:
+            entry_id, seq, prev_hash, entry_hash = row
+            # The same bytes as canonical_json with this seq (the pieces are the canonical JSON
+            # around it); a difference is never expected: refuse rather than break the chain.
+            if chain_hash(prev_hash, f"{before}{seq}{after}") != entry_hash:
+                raise RuntimeError("the database computed another audit chain hash than the gateway")
+            return AppendedEntry(entry_id, seq, prev_hash, entry_hash, created_at, stored_details)
+        # No head row yet (an emptied database): lock_chain below starts one.
+    last_seq, last_hash = lock_chain(session)
+    seq = last_seq + 1
+    entry_hash = chain_hash(last_hash, canonical_json(seq=seq, **values))
+    entry_id = connection.execute(
+        _INSERT_ENTRY, {**values, "seq": seq, "prev_hash": last_hash, "hash": entry_hash}
+    ).scalar_one()
+    connection.execute(_ADVANCE_HEAD, {"new_seq": seq, "new_hash": entry_hash})
+    return AppendedEntry(entry_id, seq, last_hash, entry_hash, created_at, stored_details)
+
+
 def record_audit(
     session: Session,
     *,
@@ -254,48 +353,29 @@ def record_audit(
     written with Core, so the returned :class:`AuditEntry` (with its ``id``) is not in
     the session: load it to change it (nobody should: the log is append-only).
     """
-    # Store exactly what is hashed: a JSON round trip makes tuples lists, keys strings.
-    stored_details: dict[str, Any] = json.loads(json.dumps(details or {}, default=str))
-    created_at = (now or datetime.now(UTC)).astimezone(UTC)
-    ActorKind(actor_kind)  # ValueError for an unknown kind
-    entry = AuditEntry(
-        seq=0,  # the real one is known under the chain's lock, below
-        created_at=created_at,
+    appended = append_audit(
+        session,
         actor=actor,
         actor_kind=actor_kind,
         action=action,
         target=target,
         reason=reason,
-        details=stored_details,
+        details=details,
+        now=now,
     )
-    canonical = _entry_canonical(entry)
-    if _contains_bsn(canonical):
-        raise ValueError(f"audit entry {action!r} contains a BSN: name the object by its id instead")
-    connection = session.connection()
-    pieces = _around_seq(entry, canonical) if connection.dialect.name == "postgresql" else None
-    if pieces is not None:
-        before, after = pieces
-        session.flush()  # the session's pending work first, not at commit under the chain's lock
-        row = connection.execute(
-            _APPEND_PG,
-            {"before": before, "after": after, **{name: getattr(entry, name) for name in _APPEND_VALUES}},
-        ).one_or_none()
-        if row is not None:
-            entry.id, entry.seq, entry.prev_hash, entry.hash = row
-            # The same bytes as _entry_hash(entry) (the pieces are the canonical JSON around its
-            # seq); a difference is never expected: refuse rather than break the chain.
-            if chain_hash(entry.prev_hash, f"{before}{entry.seq}{after}") != entry.hash:
-                raise RuntimeError("the database computed another audit chain hash than the gateway")
-            return entry
-        # No head row yet (an emptied database): lock_chain below starts one.
-    last_seq, last_hash = lock_chain(session)
-    entry.seq = last_seq + 1
-    entry.prev_hash = last_hash
-    entry.hash = _entry_hash(entry)
-    values = {name: getattr(entry, name) for name in _ENTRY_COLUMNS}
-    entry.id = connection.execute(_INSERT_ENTRY, values).scalar_one()
-    connection.execute(_ADVANCE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash})
-    return entry
+    return AuditEntry(
+        id=appended.id,
+        seq=appended.seq,
+        created_at=appended.created_at,
+        actor=actor,
+        actor_kind=actor_kind,
+        action=action,
+        target=target,
+        reason=reason,
+        details=appended.details,
+        prev_hash=appended.prev_hash,
+        hash=appended.hash,
+    )
 
 
 def chain_head(session: Session) -> tuple[int, str]:

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from gateway.api_keys import find_client
-from gateway.audit import ActorKind, lock_chain, record_audit
+from gateway.audit import ActorKind, append_audit, lock_chain, record_audit
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store.database import transaction
@@ -72,13 +72,14 @@ def _client_name(runtime: Runtime, request: Request) -> str | None:
 def _add_entry(session: Session, runtime: Runtime, request: Request, actor: str, status: int) -> None:
     route = request.scope.get("route")
     template = getattr(route, "path", None) or "(no route)"
-    record_audit(
+    method = request.method
+    append_audit(  # record_audit without the ORM object it would return: this runs per write
         session,
         actor=actor,
         actor_kind=ActorKind.API_CLIENT,
         action=ACTION_API_WRITE,
-        target=f"{request.method} {template}",
-        details={"method": request.method, "route": template, "status": status},
+        target=f"{method} {template}",
+        details={"method": method, "route": template, "status": status},
         now=runtime.clock.now(),
     )
 

@@ -37,14 +37,16 @@ def require_scope(scope: str) -> Callable[[Request], Awaitable[ApiClient]]:
     """
 
     async def dependency(request: Request) -> ApiClient:
-        key = presented_key(request.headers.raw)
-        if key is None:
-            raise _unauthorized(
-                "An API key is required", "Send the key in the X-API-Key header (or as a Bearer token)."
-            )
+        # A client in the state was identified by a presented key: no need to find the key again.
         client: ApiClient | None = getattr(request.state, STATE_CLIENT, None)
-        if client is None and not getattr(request.state, STATE_KEY_CHECKED, False):
-            client = await run_in_threadpool(_lookup, request.app.state.runtime, key)
+        if client is None:
+            key = presented_key(request.headers.raw)
+            if key is None:
+                raise _unauthorized(
+                    "An API key is required", "Send the key in the X-API-Key header (or as a Bearer token)."
+                )
+            if not getattr(request.state, STATE_KEY_CHECKED, False):
+                client = await run_in_threadpool(_lookup, request.app.state.runtime, key)
         if client is None:
             raise _unauthorized("The API key is not valid")
         if not has_scope(client, scope):

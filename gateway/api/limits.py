@@ -68,12 +68,22 @@ class TokenBuckets:
 
 
 def presented_key(headers: list[tuple[bytes, bytes]] | Any) -> str | None:
-    """The API key from ``X-API-Key`` or ``Authorization: Bearer``, or None."""
-    values = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in headers}
-    key = values.get("x-api-key", "").strip()
+    """The API key from ``X-API-Key`` or ``Authorization: Bearer``, or None.
+
+    Of a header given twice the last counts. One pass over the raw names, decoding only
+    the two values wanted: this runs on every API request.
+    """
+    api_key = authorization = b""
+    for name, raw in headers:
+        lowered = name.lower()
+        if lowered == b"x-api-key":
+            api_key = raw
+        elif lowered == b"authorization":
+            authorization = raw
+    key = api_key.decode("latin-1").strip()
     if key:
         return key
-    scheme, _, value = values.get("authorization", "").partition(" ")
+    scheme, _, value = authorization.decode("latin-1").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return None

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
+from gateway.api.limits import presented_key
 from gateway.api_keys import create_client, effective_scopes, find_client, revoke_key, rotate_key
 from gateway.app import create_app
 from gateway.clock import FrozenClock
@@ -217,3 +218,36 @@ def test_a_key_issued_before_the_migration_keeps_working(tmp_path: Path) -> None
             assert client is not None and client.name == "old"
     finally:
         runtime.close()
+
+
+def _presented_key_by_dict(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The first implementation of presented_key (a dict of every decoded header): the reference."""
+    values = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in headers}
+    key = values.get("x-api-key", "").strip()
+    if key:
+        return key
+    scheme, _, value = values.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [(b"x-api-key", b"gw_a_b")],
+        [(b"X-API-Key", b"  gw_a_b  ")],
+        [(b"x-api-key", b"first"), (b"X-Api-Key", b"second")],  # the last one counts
+        [(b"x-api-key", b"   "), (b"authorization", b"Bearer gw_c_d")],
+        [(b"authorization", b"bearer  gw_c_d ")],
+        [(b"Authorization", b"Basic abc"), (b"authorization", b"Bearer x")],
+        [(b"authorization", b"Bearer x"), (b"authorization", b"Basic abc")],
+        [(b"authorization", b"Bearer")],
+        [(b"authorization", b"Bearer    ")],
+        [(b"x-api-key", b"caf\xe9"), (b"content-type", b"application/json")],
+        [(b"x-api-k\xc9y", b"not a key header")],
+    ],
+)
+def test_presented_key_reads_the_headers_as_before(headers: list[tuple[bytes, bytes]]) -> None:
+    assert presented_key(headers) == _presented_key_by_dict(headers)

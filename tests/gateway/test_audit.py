@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
+from enum import IntEnum, StrEnum
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,7 +15,7 @@ from sqlalchemy import delete, event, insert, select, text, update
 from typer.testing import CliRunner
 
 from gateway.app import create_app
-from gateway.audit import ActorKind, BrokenLink, record_audit, verify_chain
+from gateway.audit import ActorKind, BrokenLink, _stored_details, append_audit, record_audit, verify_chain
 from gateway.audit_recorders import record_configuration, settings_fingerprints
 from gateway.cli import app as cli_app
 from gateway.runtime import Runtime
@@ -292,3 +295,60 @@ def test_reordered_and_inserted_rows_are_found(runtime: Runtime) -> None:
         )
     broken = _verify(runtime)
     assert broken is not None and broken.seq == 6
+
+
+class _Colour(StrEnum):
+    RED = "red"
+
+
+class _Level(IntEnum):
+    HIGH = 3
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        None,
+        {},
+        {"method": "POST", "route": "/api/v1/beschikkingen", "status": 201},
+        {"flag": True, "none": None, "n": -5, "text": "é"},
+        {"nested": {"a": 1}},
+        {"tuple": (1, 2)},
+        {"enum": _Colour.RED, "int_enum": _Level.HIGH},
+        {1: "int key"},
+        {"float": 1.5},
+    ],
+)
+def test_stored_details_are_what_a_json_round_trip_makes(details: dict[Any, Any] | None) -> None:
+    """The round trip is skipped for flat plain dicts: the result must be the same, types too."""
+    expected = json.loads(json.dumps(details or {}, default=str))
+    stored = _stored_details(details)
+    assert stored == expected
+    assert [type(v) for v in stored.values()] == [type(v) for v in expected.values()]
+    assert [type(k) for k in stored] == [type(k) for k in expected]
+    assert stored is not details  # the caller's dict is never stored itself
+
+
+def test_append_audit_writes_what_record_audit_writes(runtime: Runtime) -> None:
+    """Both appends (with and without the ORM object) give rows that hash the same way."""
+    values: dict[str, Any] = {
+        "actor": "test-backoffice",
+        "actor_kind": ActorKind.API_CLIENT,
+        "action": "api.write",
+        "target": "POST /api/v1/beschikkingen",
+        "details": {"method": "POST", "route": "/api/v1/beschikkingen", "status": 201},
+        "now": runtime.clock.now(),
+    }
+    with transaction(runtime.sessions) as session:
+        recorded = record_audit(session, **values)
+    with transaction(runtime.sessions) as session:
+        appended = append_audit(session, **values)
+    assert appended.seq == recorded.seq + 1 and appended.prev_hash == recorded.hash
+    with runtime.sessions() as session:
+        rows = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+    first, second = rows
+    assert (first.id, first.seq, first.hash) == (recorded.id, recorded.seq, recorded.hash)
+    assert (second.id, second.seq, second.hash) == (appended.id, appended.seq, appended.hash)
+    columns = ("created_at", "actor", "actor_kind", "action", "target", "reason", "details")
+    assert [getattr(first, c) for c in columns] == [getattr(second, c) for c in columns]
+    assert _verify(runtime) is None

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import httpx
 import pytest
+from fastapi.responses import JSONResponse
 from lxml import etree
 from sqlalchemy import func, select
 
-from connectors.istandaard import parse_toewijzing
+from connectors.istandaard import Law, parse_toewijzing
 from connectors.xsd import load_schema, violations
+from gateway.api.beschikking_models import BerichtRef, BeschikkingOut, ToewijzingOut
+from gateway.api.beschikkingen import answer_json
 from gateway.app import create_app
 from gateway.runtime import Runtime
 from gateway.store.tables import Beschikking, Event, IdempotencyRecord, Message, Toewijzing
@@ -369,3 +373,25 @@ def test_data_the_rules_miss_but_the_xsd_refuses_is_a_422_not_a_500(
 def test_request_id_is_echoed(api: httpx.Client) -> None:
     assert api.get("/health", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
     assert len(api.get("/health").headers["x-request-id"]) == 32
+
+
+def test_answer_json_sends_the_bytes_jsonresponse_would() -> None:
+    """The 201 body is serialised by pydantic directly; it must equal the JSONResponse of the dict."""
+    odd = "é\x01\n\t\"\\/\u2028\x7f😀<>&'\x1f"  # escapes, non-ASCII, a line separator, an emoji
+    result = BeschikkingOut(
+        id=2**62,
+        beschikkingnummer=odd,
+        wet=Law.WMO,
+        toewijzingen=[
+            ToewijzingOut(
+                toewijzingnummer=7,
+                aanbieder_agb=odd,
+                categorie=None,
+                productcode=odd,
+                ingangsdatum=date(2027, 1, 1),
+                einddatum=date(2027, 12, 31),
+            )
+        ],
+        berichten=[BerichtRef(id=3, type="WMO301", state="queued", aanbieder_agb="99990001", href=odd)],
+    )
+    assert answer_json(result) == JSONResponse(result.model_dump(mode="json")).body
