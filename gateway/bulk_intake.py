@@ -25,7 +25,7 @@ from typing import Any, Literal
 import structlog
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from gateway.api.beschikking_models import BeschikkingIn, BeschikkingOut
@@ -141,7 +141,8 @@ def store_batch(
     them, in line order. Should the group fail after it began writing (a 301 that breaks
     the schema, a concurrent request storing the same beschikkingnummer), its savepoint
     is rolled back and all its lines are stored one by one instead: a rejected line
-    still leaves nothing behind and never undoes another.
+    still leaves nothing behind and never undoes another. The same for a PostgreSQL
+    deadlock with another writer (see :func:`retry_per_line`).
     """
     results: list[LineResult] = []
     # The write lock from the start: the savepoints nest inside one transaction rather than
@@ -162,7 +163,9 @@ def store_batch(
                     outcomes = accept_beschikkingen(
                         session, runtime, [request for _, request in together], api_client_id
                     )
-            except (Problem, IntegrityError) as exc:
+            except (Problem, IntegrityError, OperationalError) as exc:
+                if not retry_per_line(exc):
+                    raise
                 log.info("bulk_group_retried_per_line", lines=len(together), reason=type(exc).__name__)
                 one_by_one = sorted([*together, *one_by_one], key=lambda item: item[0])
             else:
@@ -171,6 +174,26 @@ def store_batch(
         for line_no, request in one_by_one:
             results.append(_store_one(session, runtime, line_no, request, api_client_id))
     return results
+
+
+#: PostgreSQL's SQLSTATE for "deadlock detected" (psycopg's ``errors.DeadlockDetected``).
+DEADLOCK_DETECTED = "40P01"
+
+
+def retry_per_line(exc: Exception) -> bool:
+    """Whether the group's failure is one that storing its lines one by one gets past.
+
+    A Problem (a 301 that breaks the schema) or an IntegrityError (a number another
+    request stored meanwhile) belongs to one line. A deadlock belongs to none: two
+    concurrent batches inserting the same numbers in different orders (each waits for
+    the other's unique-index entry), and PostgreSQL aborts one of them. The aborted one
+    gives its locks back when its savepoint is rolled back, and one line at a time it
+    waits for the other's commit and finds those numbers ``duplicate``. Anything else
+    (the database went away) fails the batch as a whole.
+    """
+    if isinstance(exc, Problem | IntegrityError):
+        return True
+    return isinstance(exc, OperationalError) and getattr(exc.orig, "sqlstate", None) == DEADLOCK_DETECTED
 
 
 def split_independent(

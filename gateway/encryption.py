@@ -69,6 +69,11 @@ class KeyRing:
     keys: dict[str, bytes]
     active_id: str
     _ciphers: dict[str, AESGCM] = field(default_factory=dict, repr=False)
+    #: (active key id, context) -> (header, associated data): the same few bytes for every
+    #: value of a column, built once instead of at each of the ~5 encryptions per decision.
+    _sealing: dict[tuple[str, str], tuple[bytes, bytes]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not self.keys:
@@ -89,11 +94,15 @@ class KeyRing:
         return self.keys.get(DEV_KEY_ID) == DEV_KEY
 
     def encrypt(self, plaintext: bytes, context: str) -> bytes:
-        key_id = self.active_id.encode("ascii")
-        header = MAGIC + bytes((VERSION, len(key_id))) + key_id
+        active_id = self.active_id
+        sealing = self._sealing.get((active_id, context))
+        if sealing is None:
+            key_id = active_id.encode("ascii")
+            header = MAGIC + bytes((VERSION, len(key_id))) + key_id
+            sealing = self._sealing[(active_id, context)] = (header, _aad(context, header))
+        header, aad = sealing
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._ciphers[self.active_id].encrypt(nonce, plaintext, _aad(context, header))
-        return header + nonce + sealed
+        return header + nonce + self._ciphers[active_id].encrypt(nonce, plaintext, aad)
 
     def decrypt(self, blob: bytes, context: str) -> bytes:
         key_id, header, nonce, sealed = _split(blob, context)

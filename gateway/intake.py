@@ -226,6 +226,8 @@ def accept_beschikkingen(
     _enqueue_301s(session, runtime, wanted_301s, message_ids)
 
     events: list[tuple[int | None, int | None, dict[str, Any], datetime]] = []
+    # One logger for the batch: the module's lazy proxy builds a new one at every call.
+    logger = log.bind()
     for index, item in accepted:
         request, beschikking, rows = item.request, item.beschikking, item.rows
         assert beschikking is not None  # set above, for every accepted item
@@ -258,7 +260,7 @@ def accept_beschikkingen(
                 runtime.clock.now(),
             )
         )
-        log.info(
+        logger.info(
             "beschikking_accepted",
             beschikking_id=beschikking.id,
             wet=beschikking.law,

@@ -502,3 +502,118 @@ def test_a_number_stored_meanwhile_by_another_request_is_a_duplicate(
     assert [r.status for r in results] == ["accepted", "duplicate", "accepted"]
     assert results[1].id == first.id
     assert counts(runtime) == (3, 3)
+
+
+def test_a_deadlock_with_another_writer_falls_back_to_line_by_line(
+    runtime: Runtime, database_url: str
+) -> None:
+    """Two writers inserting the same beschikkingnummers in opposite orders deadlock, and
+    PostgreSQL aborts one: if that is the batch's group, its savepoint is rolled back
+    (freeing the other writer) and its lines are stored one by one, which finds the other
+    writer's numbers ``duplicate`` instead of failing the whole batch."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: no deadlocks")
+    import threading
+
+    from sqlalchemy import text
+
+    from gateway.api.beschikking_models import BeschikkingIn
+    from gateway.intake import accept_beschikking
+
+    ours = distinct_bodies(2)
+    theirs = distinct_bodies(2, start=2)  # other clients, our numbers
+    for body, mine in zip(theirs, ours, strict=True):
+        body["beschikkingnummer"] = mine["beschikkingnummer"]
+    results: list[Any] = []
+    with runtime.sessions() as other, other.begin():
+        # The other writer never gives up first: the batch, which waits first, is the victim.
+        other.execute(text("SET LOCAL deadlock_timeout = '60s'"))
+        second = accept_beschikking(other, runtime, BeschikkingIn.model_validate(theirs[1]), None)
+        batch = threading.Thread(
+            target=lambda: results.extend(import_lines(runtime, [json.dumps(b) for b in ours], None))
+        )
+        with structlog.testing.capture_logs() as logs:
+            batch.start()
+            _wait_until_blocked(runtime)  # the group inserted our first number, waits for the second
+            first = accept_beschikking(other, runtime, BeschikkingIn.model_validate(theirs[0]), None)
+        # The other writer commits here; the batch, line by line, waits for that.
+    batch.join(timeout=30)
+    assert not batch.is_alive()
+    assert [(r.status, r.id) for r in results] == [("duplicate", first.id), ("duplicate", second.id)]
+    retried = [e for e in logs if e["event"] == "bulk_group_retried_per_line"]
+    assert retried and retried[0]["reason"] == "OperationalError"
+    assert counts(runtime) == (2, 2)
+
+
+def _wait_until_blocked(runtime: Runtime) -> None:
+    import time
+
+    from sqlalchemy import text
+
+    deadline = time.monotonic() + 20
+    with runtime.engine.connect() as connection:
+        while time.monotonic() < deadline:
+            waiting = connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'"
+                )
+            )
+            if waiting:
+                return
+            connection.rollback()
+            time.sleep(0.02)
+    raise AssertionError("the batch never waited for the other writer")
+
+
+def test_only_failures_of_one_line_or_a_deadlock_are_retried_per_line() -> None:
+    """The fallback decision by itself: a deadlock (SQLSTATE 40P01) is retried line by line,
+    any other OperationalError (the database went away) fails the batch."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from gateway.api.problems import Problem
+    from gateway.bulk_intake import retry_per_line
+
+    class DriverError(Exception):
+        def __init__(self, sqlstate: str | None) -> None:
+            super().__init__("driver error")
+            self.sqlstate = sqlstate
+
+    assert retry_per_line(OperationalError("INSERT", {}, DriverError("40P01")))
+    assert retry_per_line(IntegrityError("INSERT", {}, DriverError("23505")))
+    assert retry_per_line(Problem(422, "message-schema", "t", "d"))
+    assert not retry_per_line(OperationalError("INSERT", {}, DriverError("08006")))
+    assert not retry_per_line(OperationalError("INSERT", {}, DriverError(None)))
+    assert not retry_per_line(RuntimeError("other"))
+
+
+def test_over_http_batch_after_batch_is_stored_in_line_order(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many batches over HTTP: the results come in line order, a line repeating one of an
+    earlier batch is that line's duplicate (committed before it was looked up), and
+    refused lines keep their place."""
+    import gateway.api.bulk as api_bulk
+    import gateway.bulk_intake as bulk
+
+    monkeypatch.setattr(api_bulk, "numbered_batches", lambda lines: bulk.numbered_batches(lines, 3))
+    bodies = distinct_bodies(6)
+    lines: list[Any] = [bodies[0], bodies[1], b"{bad", bodies[2], bodies[3], bodies[0]]
+    lines += [{"wet": "jeugdwet"}, bodies[4], bodies[5], bodies[2]]
+    *per_line, last = post_bulk(stack, ndjson(lines))
+    assert last == {"summary": {"accepted": 6, "duplicate": 2, "rejected": 2, "error": 0}}
+    assert [(r["line"], r["status"]) for r in per_line] == [
+        (1, "accepted"),
+        (2, "accepted"),
+        (3, "rejected"),
+        (4, "accepted"),
+        (5, "accepted"),
+        (6, "duplicate"),
+        (7, "rejected"),
+        (8, "accepted"),
+        (9, "accepted"),
+        (10, "duplicate"),
+    ]
+    assert per_line[5]["id"] == per_line[0]["id"]
+    assert per_line[9]["id"] == per_line[3]["id"]
+    assert counts(stack.runtime) == (6, 6)

@@ -280,3 +280,32 @@ def test_a_key_file_readable_by_others_is_reported(runtime: Runtime, tmp_path: P
     with structlog.testing.capture_logs() as logs:
         _runtime(url, tmp_path, key_file=key_file).close()
     assert not [entry for entry in logs if entry["event"] == "encryption_key_file_readable_by_others"]
+
+
+def test_the_stored_format_is_byte_exact_and_follows_a_changed_active_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The header and associated data are kept per (active key, column): a value is still
+    ``MAGIC | version | len | key id | nonce | AES-GCM(plaintext, aad)``, built here by hand,
+    and changing the active key changes what new values are sealed with."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    import gateway.encryption as encryption
+
+    nonce = bytes(range(12))
+    monkeypatch.setattr(encryption.os, "urandom", lambda n: nonce[:n])
+    keys = {"k1": b"1" * 32, "k2": b"2" * 32}
+    ring = KeyRing(dict(keys), "k1")
+
+    def by_hand(key_id: str, plaintext: bytes, context: str) -> bytes:
+        header = b"\xffGE" + bytes((1, len(key_id))) + key_id.encode()
+        aad = b"gateway-at-rest|" + context.encode() + b"|" + header
+        return header + nonce + AESGCM(keys[key_id]).encrypt(nonce, plaintext, aad)
+
+    for _ in range(2):  # the second time from what was kept
+        assert ring.encrypt(b"<x/>", "messages.payload") == by_hand("k1", b"<x/>", "messages.payload")
+        assert ring.encrypt(b"{}", "beschikkingen.client") == by_hand("k1", b"{}", "beschikkingen.client")
+    ring.active_id = "k2"
+    sealed = ring.encrypt(b"<x/>", "messages.payload")
+    assert sealed == by_hand("k2", b"<x/>", "messages.payload")
+    assert key_id_of(sealed) == "k2" and ring.decrypt(sealed, "messages.payload") == b"<x/>"
