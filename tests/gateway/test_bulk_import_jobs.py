@@ -5,6 +5,8 @@ The jobs run only on PostgreSQL (SQLite has one writer, and refuses ``--jobs 2``
 
 from __future__ import annotations
 
+import gc
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from gateway.bulk_import_forkserver import PRELOAD
 from gateway.bulk_import_jobs import job_of, line_ranges
 from gateway.cli import app
 from gateway.runtime import Runtime
@@ -42,6 +45,40 @@ def test_a_line_goes_to_the_job_of_its_client() -> None:
     assert job_of(b"not json", 7, 4) == 3 and job_of(b'{"client": 1}', 8, 4) == 0
     assert line_ranges([9, 1, 2, 3, 7, 10, 11]) == "1-3, 7, 9-11"
     assert line_ranges([]) == ""
+
+
+def test_the_fork_server_preloads_modules_that_exist() -> None:
+    """The fork server skips a preload name it cannot import without a word: every job would
+    then import it again (or the CLI's main module), slowly and silently."""
+    assert {"gateway.cli", "gateway.bulk_import_jobs"} <= set(PRELOAD)
+    for name in PRELOAD:
+        if name != "__main__":
+            importlib.import_module(name)
+
+
+def test_an_import_runs_with_the_loaded_gateway_frozen_and_unfreezes_it_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI keeps the garbage collector's full collections off the loaded gateway for the
+    run only: in a long-lived process (this one) nothing stays frozen afterwards."""
+    import gateway.bulk_import_cli
+
+    frozen: list[int] = []
+    run_import = gateway.bulk_import_cli.run_import
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        frozen.append(gc.get_freeze_count())
+        return run_import(*args, **kwargs)
+
+    monkeypatch.setattr(gateway.bulk_import_cli, "run_import", watched)
+    source = tmp_path / "in.ndjson"
+    source.write_bytes(ndjson([jw("GC-1", valid_bsns(1)[0], "45A01")]))
+    before = gc.get_freeze_count()
+    outcome = CliRunner().invoke(app, ["import", str(source)])
+    assert outcome.exit_code == 0, outcome.output
+    assert "accepted 1," in outcome.output
+    assert frozen and frozen[0] > before
+    assert gc.get_freeze_count() == before
 
 
 def test_sqlite_refuses_more_than_one_job(database_url: str, tmp_path: Path) -> None:

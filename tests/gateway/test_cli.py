@@ -95,6 +95,24 @@ def test_serve_help_names_its_options() -> None:
         assert option in output
 
 
+def test_the_cli_module_leaves_the_api_and_the_intake_to_the_commands_that_use_them() -> None:
+    """Every command (and each ``gateway import --jobs N`` job) pays for ``gateway.cli``'s imports.
+
+    In a fresh interpreter: importing it must not pull in the FastAPI application, uvicorn,
+    alembic or the intake (~1 s CPU together), and ``--help`` lists every command.
+    """
+    heavy = ["gateway.app", "fastapi", "uvicorn", "alembic", "gateway.bulk_intake", "gateway.tls.startup"]
+    code = f"import sys, gateway.cli; print(sorted(name for name in {heavy!r} if name in sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
+    )
+    assert loaded.stdout.strip() == "[]", loaded.stderr
+    output = invoke("--help").output
+    commands = ("serve", "worker", "mocks", "db", "import", "apikey", "operator", "audit", "keys", "prune")
+    for command in commands:
+        assert command in output
+
+
 def test_db_upgrade_creates_the_tables(data_dir: Path, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     result = invoke("db", "upgrade")
