@@ -23,8 +23,9 @@ What stays as with one process (:func:`gateway.bulk_intake.import_lines`):
   unique (law, beschikkingnummer) constraint makes the second insert wait for the first
   transaction and then fail, and ``store_batch`` reports that line ``duplicate``. Two such
   numbers crossing in opposite order can deadlock the two transactions; PostgreSQL then
-  aborts one, whose batch stored nothing and is tried again here (``RETRIES`` times), when
-  the numbers are taken: ``duplicate``.
+  aborts one, and ``store_batch`` undoes that group and stores its lines one by one (the
+  taken numbers ``duplicate``). Should the line-by-line pass deadlock too, the batch as a
+  whole fails, stored nothing, and is tried again here (``RETRIES`` times).
 - **Results in line order.** Results come back per batch, out of file order; the parent
   keeps them until every earlier line is answered and writes them in line order as it
   goes (a reorder buffer, bounded by how far the jobs drift apart), so ``--results`` is
@@ -64,7 +65,7 @@ from gateway.settings import Settings
 log = structlog.get_logger("gateway.bulk_import_jobs")
 
 #: How often a job tries a batch again whose transaction failed as a whole (a deadlock
-#: with another job over the same beschikkingnummer); nothing of such a batch was stored.
+#: with another job even in the line-by-line pass); nothing of such a batch was stored.
 RETRIES = 3
 #: Batches queued per job ahead of the one it works on: enough to keep it busy, few
 #: enough that memory stays bounded and little is in flight when a job dies.

@@ -220,6 +220,16 @@ def serve(
         def child(_index: int) -> None:
             _serve_process(settings, with_worker, False, api_socket, chain_socket)
 
+        # What every child needs is imported once, here, before the fork: the children share
+        # those pages instead of each paying ~0.7 s CPU and ~35 MB to import them again.
+        import uvicorn  # noqa: F401
+
+        import gateway.app
+        import gateway.delivery.assembly
+        import gateway.tls.startup  # noqa: F401
+
+        gc.collect()
+        gc.freeze()
         raise typer.Exit(run_children(processes, child))
     _banner(settings, with_mocks)
     if not with_worker:

@@ -226,6 +226,7 @@ def accept_beschikkingen(
     _enqueue_301s(session, runtime, wanted_301s, message_ids)
 
     events: list[tuple[int | None, int | None, dict[str, Any], datetime]] = []
+    accepted_logs: list[dict[str, Any]] = []
     # One logger for the batch: the module's lazy proxy builds a new one at every call.
     logger = log.bind()
     for index, item in accepted:
@@ -260,12 +261,13 @@ def accept_beschikkingen(
                 runtime.clock.now(),
             )
         )
-        logger.info(
-            "beschikking_accepted",
-            beschikking_id=beschikking.id,
-            wet=beschikking.law,
-            toewijzingen=len(rows),
-            messages=bericht_ids,
+        accepted_logs.append(
+            {
+                "beschikking_id": beschikking.id,
+                "wet": beschikking.law,
+                "toewijzingen": len(rows),
+                "messages": bericht_ids,
+            }
         )
         outcomes[index] = BeschikkingOut(
             id=beschikking.id,
@@ -276,6 +278,10 @@ def accept_beschikkingen(
         )
     record_new_events(session, runtime, BESCHIKKING_ACCEPTED, events)
     session.flush()  # what the PGB and CAK reports added to the session, inside the caller's savepoint
+    # Logged only once everything is written: a group undone by this flush (and redone line
+    # by line) must not have logged its lines as accepted under ids that were rolled back.
+    for fields in accepted_logs:
+        logger.info("beschikking_accepted", **fields)
     return _finished(outcomes)
 
 
