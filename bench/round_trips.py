@@ -15,6 +15,14 @@ processes beside it, so the API's and the workers' CPU show apart).
 request; the clock runs from the first byte posted until the database holds ``--count``
 answered messages (the mock aanbieder's JW302 matched and processed). Round trips/s =
 count / that time.
+
+Measuring CPU per round trip: ``--split-cpu`` also prints it per process (with
+``--no-serve-worker`` the serve process takes the intake and the retours, the workers only
+deliver); ``--intake-first`` takes the bulk in while the five routes are paused and only
+then starts the clock and the CPU count, so the figures are the round trips' alone:
+
+    .venv/bin/python bench/round_trips.py --backend postgresql --workers 1 --count 1000 \\
+        --no-serve-worker --split-cpu --intake-first
 """
 
 from __future__ import annotations
@@ -36,7 +44,14 @@ from gateway.settings import DEV_API_KEY
 
 
 def run(
-    backend: str, workers: int, count: int, timeout_s: float, serve_worker: bool = True, processes: int = 1
+    backend: str,
+    workers: int,
+    count: int,
+    timeout_s: float,
+    serve_worker: bool = True,
+    processes: int = 1,
+    split_cpu: bool = False,
+    intake_first: bool = False,
 ) -> None:
     body = b"".join(
         json.dumps(decision(bsn, f"RT-{n}", n), separators=(",", ":")).encode() + b"\n"
@@ -56,10 +71,28 @@ def run(
                 response.raise_for_status()
             posted["done"] = time.perf_counter()
 
+        routes = [f"ggk:9999000{n}" for n in range(1, 6)]  # decision() spreads over these five
+        if intake_first:
+            # Hold the routes (as an operator's pause would) while the bulk is taken in, so the
+            # CPU counted below is the round trips' alone, not the intake's.
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO route_controls (route, paused, reason, changed_by, changed_at) "
+                        "VALUES (:route, true, 'bench', 'bench', CURRENT_TIMESTAMP)"
+                    ),
+                    [{"route": route} for route in routes],
+                )
+            post()
         cpu_gateway, cpu_mock = stack.cpu_seconds(), stack.cpu_seconds(stack.mock_pid)
+        cpu_serve = stack.cpu_seconds(*stack.serve_pids())
         started = time.perf_counter()
-        poster = threading.Thread(target=post)
+        poster = threading.Thread(target=(lambda: None) if intake_first else post)
         poster.start()
+        if intake_first:
+            posted["done"] = started
+            with engine.begin() as connection:
+                connection.execute(text("DELETE FROM route_controls"))
         answered = 0
         with engine.connect() as connection:
             while time.perf_counter() - started < timeout_s:
@@ -74,6 +107,7 @@ def run(
         poster.join()
         cpu_gateway = stack.cpu_seconds() - cpu_gateway
         cpu_mock = stack.cpu_seconds(stack.mock_pid) - cpu_mock
+        cpu_serve = stack.cpu_seconds(*stack.serve_pids()) - cpu_serve
         engine.dispose()
         rss = [stack.peak_rss_mb()] + [stack.peak_rss_mb(pid) for pid in stack.worker_pids]
         intake = posted["done"] - started
@@ -95,6 +129,16 @@ def run(
             f"~{2 / per_trip:.0f} round trips/s",
             flush=True,
         )
+        if split_cpu:
+            # Which process spent it: with --no-serve-worker the serve process takes the intake
+            # and the retours, the workers only deliver.
+            print(
+                f"{'':<10} CPU per round trip by process: "
+                f"serve {cpu_serve / max(1, answered) * 1000:.2f} ms, "
+                f"extra workers {(cpu_gateway - cpu_serve) / max(1, answered) * 1000:.2f} ms, "
+                f"mock GGk {cpu_mock / max(1, answered) * 1000:.2f} ms",
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -114,13 +158,40 @@ def main() -> None:
     parser.add_argument(
         "--processes", type=int, default=1, help="gateway serve --processes N (PostgreSQL only)"
     )
+    parser.add_argument(
+        "--split-cpu",
+        action="store_true",
+        help="also print the CPU per round trip of the serve process and of the extra workers apart",
+    )
+    parser.add_argument(
+        "--intake-first",
+        action="store_true",
+        help="take the bulk in while the routes are paused, then count the round trips' CPU alone",
+    )
     args = parser.parse_args()
     print(load())
     if args.backend in ("postgresql", "both"):
         for workers in (int(w) for w in args.workers.split(",")):
-            run("postgresql", workers, args.count, args.timeout, args.serve_worker, args.processes)
+            run(
+                "postgresql",
+                workers,
+                args.count,
+                args.timeout,
+                args.serve_worker,
+                args.processes,
+                args.split_cpu,
+                args.intake_first,
+            )
     if args.backend in ("sqlite", "both"):
-        run("sqlite", 1, args.count, args.timeout, args.serve_worker)
+        run(
+            "sqlite",
+            1,
+            args.count,
+            args.timeout,
+            args.serve_worker,
+            split_cpu=args.split_cpu,
+            intake_first=args.intake_first,
+        )
     print(load())
 
 

@@ -404,11 +404,20 @@ def overdue_unhandled(session: Session, *, limit: int = 100) -> Sequence[Deadlin
     ).all()
 
 
+def retour_due_at(runtime: Runtime, delivered_at: datetime) -> tuple[int, datetime]:
+    """The retour period's werkdagen and due moment for a message delivered at ``delivered_at``.
+
+    Public so that the worker's single-statement result write (PostgreSQL) restarts the
+    deadline by the same rule as :func:`restart_retour_deadline`.
+    """
+    return _due_at(runtime, DeadlineKind.RETOUR, delivered_at, None)
+
+
 def restart_retour_deadline(
     session: Session, runtime: Runtime, message_id: int, delivered_at: datetime
 ) -> None:
     """The message was delivered: its retour period starts now (if no retour came first)."""
-    werkdagen, due_at = _due_at(runtime, DeadlineKind.RETOUR, delivered_at, None)
+    werkdagen, due_at = retour_due_at(runtime, delivered_at)
     # A prepared Core statement on the session's connection: the ORM's UPDATE path cost a
     # quarter of the worker's CPU per delivery. Same SQL guards, same transaction.
     session.connection().execute(

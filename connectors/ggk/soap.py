@@ -306,11 +306,76 @@ def render_bv03(
     *,
     tijdstip: datetime | None = None,
 ) -> bytes:
-    """A SOAP response holding a StUF Bv03Bericht: the message ``cross_ref`` was received."""
+    """A SOAP response holding a StUF Bv03Bericht: the message ``cross_ref`` was received.
+
+    From a template per (zender, ontvanger) when the values allow it (see
+    :class:`_Bv03Templates`): the gateway answers every Du01 with one. The same bytes.
+    """
+    moment = tijdstip or datetime.now()
+    filled = _BV03_TEMPLATES.render(zender, ontvanger, referentienummer, cross_ref, moment)
+    if filled is not None:
+        return filled
+    return _build_bv03(zender, ontvanger, referentienummer, cross_ref, moment)
+
+
+def _build_bv03(
+    zender: Systeem, ontvanger: Systeem, referentienummer: str, cross_ref: str, tijdstip: datetime
+) -> bytes:
+    """:func:`render_bv03` element by element, validated: the reference for its templates."""
     bv03 = etree.Element(_BV03_TAG, nsmap={"StUF": STUF_NS})
     _control_stuurgegevens(bv03, "Bv03", zender, ontvanger, referentienummer, cross_ref, tijdstip)
     _validate(bv03)
     return _soap(bv03)
+
+
+class _Bv03Templates:
+    """Bv03 answers from templates, per (zender, ontvanger); thread-safe.
+
+    As for the Di01 (:class:`_Di01Templates`): only the referentienummer, the
+    tijdstipBericht and the crossRefnummer change between two answers to one party, so one
+    document per party is rendered and validated with marker values there, and an answer
+    is that document with the markers replaced - only by values of the forms a template
+    takes (each valid wherever its marker was, none needing escaping). Anything else goes
+    to the builder, whose bytes and errors are the reference.
+    """
+
+    def __init__(self) -> None:
+        self._cache = TemplateCache()
+
+    def render(
+        self, zender: Systeem, ontvanger: Systeem, referentienummer: str, cross_ref: str, tijdstip: datetime
+    ) -> bytes | None:
+        """The Bv03 from a template, or None when the builder must make it."""
+        try:
+            moment = _format_tijdstip(tijdstip)
+        except (ValueError, OverflowError):
+            return None  # the builder raises, in its own words
+        if not (
+            _SAFE_REFNUMMER.fullmatch(referentienummer)
+            and _SAFE_REFNUMMER.fullmatch(cross_ref)
+            and _SAFE_TIJDSTIP.fullmatch(moment)
+        ):
+            return None
+        template = self._cache.get((zender, ontvanger), lambda: _bv03_template(zender, ontvanger))
+        if template is None:
+            return None
+        return template.fill(
+            (referentienummer.encode("ascii"), moment.encode("ascii"), cross_ref.encode("ascii"))
+        )
+
+
+def _bv03_template(zender: Systeem, ontvanger: Systeem) -> MarkedTemplate | None:
+    """The marked Bv03 between these parties, cut at its markers; None when it cannot be made."""
+    try:
+        rendered = _build_bv03(zender, ontvanger, _REF_MARK, _CROSS_MARK, _TIJDSTIP_MARK_AT)
+    except ValueError:
+        return None  # the builder refuses these parties: it refuses each answer, with its own text
+    marks = (_REF_MARK.encode(), _format_tijdstip(_TIJDSTIP_MARK_AT).encode(), _CROSS_MARK.encode())
+    return MarkedTemplate.cut_texts(rendered, marks)
+
+
+_CROSS_MARK = "00000000-0000-4000-8000-00000000b302"
+_BV03_TEMPLATES = _Bv03Templates()
 
 
 def render_fo03_fault(

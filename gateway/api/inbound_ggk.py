@@ -6,9 +6,15 @@ never problem+json.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
 import structlog
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from connectors.ggk import MAX_ENVELOPE_BYTES, EnvelopeError, render_fo03_fault
 from gateway.inbound.ggk_dispatch import handle_ggk_soap
@@ -46,8 +52,50 @@ async def ggk_soap(request: Request) -> Response:
         return Response(
             render_fo03_fault(error.code, error.plek, error.omschrijving), 500, media_type=SOAP_XML
         )
-    reply = await run_in_threadpool(_take, request, runtime, body)
+    reply = await _in_thread(_take, request, runtime, body)
     return Response(reply.body, reply.status_code, media_type=SOAP_XML)
+
+
+_T = TypeVar("_T")
+#: As many requests in processing at once as Starlette's thread pool (anyio's default limiter) allows.
+_THREADS = 40
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="ggk-inbound")
+        return _pool
+
+
+async def _in_thread(func: Callable[..., _T], *args: object) -> _T:
+    """``run_in_threadpool(func, *args)`` on a pool of the endpoint's own.
+
+    Why: every message from the GGk takes this hop, and Starlette's way (anyio's worker
+    threads: a limiter, a cancel scope, a Python queue with a condition variable per
+    handoff) cost about 0.2-0.3 ms CPU per request more than an executor's hop in the
+    round-trip bench. Kept from it: the caller's context variables (correlation id, log
+    and trace context) go along, and a cancelled request still waits for the thread to
+    finish before the cancellation goes on (the processing is never left running
+    unobserved while the app shuts down).
+    """
+    future = asyncio.get_running_loop().run_in_executor(
+        _executor(), contextvars.copy_context().run, func, *args
+    )
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():
+            try:
+                await asyncio.wait({future})
+            except asyncio.CancelledError:
+                continue
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("inbound_failed_after_cancel", error_type=type(future.exception()).__name__)
+        raise
 
 
 def _take(request: Request, runtime: Runtime, body: bytes) -> SoapReply:

@@ -34,14 +34,17 @@ class GgkSoapTransport:
     def __init__(self, url: str, client: httpx.Client) -> None:
         self.url = url
         self.client = client
-        self.headers = {op: soap_headers(op) for op in ("ggk_Di01", "ggk_Du01", "Fo01")}
+        # Parsed once, not per send: httpx takes a URL and Headers as they are (a str and a
+        # dict it parses and copies on every request). Same request, same bytes on the wire.
+        self._url = httpx.URL(url)
+        self.headers = {op: httpx.Headers(soap_headers(op)) for op in ("ggk_Di01", "ggk_Du01", "Fo01")}
 
     def send(self, wire_body: bytes, *, after_unknown: bool, operation: str = "ggk_Di01") -> Outcome:
         headers = self.headers.get(operation)
         if headers is None:
             return Outcome(OutcomeKind.PERMANENT, detail=f"unknown GGk operation {operation!r}")
         try:
-            response = self.client.post(self.url, content=wire_body, headers=headers)
+            response = self.client.post(self._url, content=wire_body, headers=headers)
         except httpx.HTTPError as exc:
             return failed_send(exc)
         return classify(response.status_code, response.content, after_unknown=after_unknown)

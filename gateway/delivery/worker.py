@@ -27,6 +27,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import (
+    Connection,
     Insert,
     Integer,
     Row,
@@ -49,7 +50,7 @@ from sqlalchemy.orm import Session
 
 from gateway import tracing
 from gateway.clock import NL
-from gateway.deadlines import calendar_for, restart_retour_deadline
+from gateway.deadlines import DeadlineKind, calendar_for, restart_retour_deadline, retour_due_at
 from gateway.delivery.circuit import CircuitBreakers, CircuitState
 from gateway.delivery.ggk_transport import Transport
 from gateway.delivery.outcome import Outcome, OutcomeKind
@@ -59,7 +60,9 @@ from gateway.outbox import PARTY_GGK
 from gateway.runtime import Runtime
 from gateway.store.database import transaction
 from gateway.store.ops_tables import RouteControl
-from gateway.store.tables import DeliveryAttempt, Message, MessageState
+from gateway.store.tables import DeliveryAttempt, Event, Message, MessageState
+from gateway.store.tracking_tables import Deadline
+from gateway.webhooks import subscribed
 
 log = structlog.get_logger("gateway.delivery")
 
@@ -419,51 +422,65 @@ class DeliveryWorker:
             # this attempt (a re-claim, even by this worker, counts ``attempts`` up).
             params = {f"v_{name}": value for name, value in values.items()}
             params.update(g_id=claimed.id, g_owner=self.worker_id, g_attempt=claimed.attempt)
+            restart = outcome.kind is OutcomeKind.DELIVERED and claimed.party == PARTY_GGK
             # Only a rescuer writes an attempt row before its worker does, and only while it
             # re-queues the message - which the guard would have seen: when the result
             # applies there is no row to look for, and the attempt row is a plain INSERT.
-            # On PostgreSQL the guarded UPDATE and that INSERT are one statement (the UPDATE
-            # in a CTE, the INSERT selecting from what it updated): one round trip less per
-            # delivery; when the guard fails it inserts nothing and the path below runs.
-            inserted = connection.dialect.name == "postgresql"
-            if inserted:
+            # On PostgreSQL the guarded UPDATE, that INSERT, the retour deadline's restart and
+            # the event are one statement (the UPDATE in a CTE, the others selecting from what
+            # it updated): three round trips less per delivery; when the guard fails none of
+            # them writes anything and the path below runs.
+            folded = _one_statement(connection)
+            folded_event = folded and event is not None and not _wanted_by_webhooks(self.runtime, event)
+            if folded:
                 params.update({f"a_{name}": value for name, value in attempt.items()})
-                applied = connection.execute(_result_with_attempt(tuple(values)), params).first() is not None
+                if restart:
+                    params.update(_restart_values(self.runtime, now))
+                if folded_event:
+                    # As record_event would store it: the data as its keyword arguments, the
+                    # moment from the clock after the result's own.
+                    params.update(
+                        e_type=event,
+                        e_beschikking_id=None,
+                        e_data={"code": outcome.code, "detail": outcome.detail},
+                        e_created_at=self.runtime.clock.now(),
+                    )
+                statement = _result_statement(tuple(values), restart, folded_event)
+                applied = connection.execute(statement, params).first() is not None
             else:
                 applied = connection.execute(_guarded_result_update(tuple(values)), params).rowcount == 1
             if not applied and outcome.kind is OutcomeKind.DELIVERED:
                 # The answer overtook us (a fast retour) or a rescuer re-queued the message:
                 # it still arrived, so remember when.
-                session.execute(
-                    update(Message)
-                    .where(Message.id == claimed.id, Message.delivered_at.is_(None))
-                    .values(delivered_at=now)
-                )
+                connection.execute(_MARK_DELIVERED, {"md_id": claimed.id, "md_now": now})
             late = (
                 None
                 if applied
-                else session.scalars(
-                    select(DeliveryAttempt).where(
-                        DeliveryAttempt.message_id == claimed.id,
-                        DeliveryAttempt.attempt_no == claimed.attempt,
-                    )
-                ).first()
+                else connection.execute(
+                    _LATE_ATTEMPT, {"la_message_id": claimed.id, "la_attempt_no": claimed.attempt}
+                ).scalar()
             )
             if late is not None:
                 # The rescuer already recorded this attempt as lost; add what really happened.
-                late.outcome = outcome.kind.value
-                late.http_status = outcome.http_status
-                late.code = outcome.code
-                late.detail = f"{_LEASE_LOST}; the late result: {outcome.detail or outcome.kind.value}"
-                late.finished_at = now
-                late.duration_ms = duration_ms
-                late.applied = False
-            elif not (applied and inserted):
+                connection.execute(
+                    _UPDATE_LATE_ATTEMPT,
+                    {
+                        "late_id": late,
+                        "outcome": outcome.kind.value,
+                        "http_status": outcome.http_status,
+                        "code": outcome.code,
+                        "detail": f"{_LEASE_LOST}; the late result: {outcome.detail or outcome.kind.value}",
+                        "finished_at": now,
+                        "duration_ms": duration_ms,
+                        "applied": False,
+                    },
+                )
+            elif not (applied and folded):
                 # A plain INSERT: nothing reads the row back, so no ORM object to flush.
                 connection.execute(_INSERT_ATTEMPT, {**attempt, "applied": applied})
-            if applied and outcome.kind is OutcomeKind.DELIVERED and claimed.party == PARTY_GGK:
+            if applied and restart and not folded:
                 restart_retour_deadline(session, self.runtime, claimed.id, now)
-            if applied and event is not None:
+            if applied and event is not None and not folded_event:
                 record_event(
                     session,
                     self.runtime,
@@ -585,20 +602,108 @@ _ATTEMPT_COLUMNS = (
 
 
 @functools.cache
-def _result_with_attempt(columns: tuple[str, ...]) -> Insert:
-    """PostgreSQL: the guarded result UPDATE and, when it applied, the attempt row, in one statement.
+def _result_statement(columns: tuple[str, ...], restart: bool, event: bool) -> Insert:
+    """PostgreSQL: the guarded result UPDATE and, when it applied, what goes with it, in one statement.
 
     ``WITH applied AS (UPDATE messages ... RETURNING id) INSERT INTO delivery_attempts
     SELECT applied.id, ... FROM applied RETURNING id``: a row comes back exactly when the
-    guard held; the attempt's values are the ``a_<column>`` parameters.
+    guard held; the attempt's values are the ``a_<column>`` parameters. ``restart``: also
+    :func:`gateway.deadlines.restart_retour_deadline`'s UPDATE, for the message the guard let
+    through (``d_<column>`` parameters); ``event``: also the event row ``record_event`` would
+    insert for it (``e_<column>``). Both write nothing when the guard failed - as their
+    separate statements were not run then.
     """
     applied = _guarded_result_update(columns).returning(_MESSAGES.c.id).cte("applied")
     values = [bindparam(f"a_{name}", type_=_ATTEMPTS.c[name].type) for name in _ATTEMPT_COLUMNS[1:-1]]
-    return (
+    statement = (
         insert(_ATTEMPTS)
         .from_select(list(_ATTEMPT_COLUMNS), select(applied.c.id, *values, true()))
         .returning(_ATTEMPTS.c.id)
     )
+    if restart:
+        restarted = (
+            update(_DEADLINES)
+            .where(
+                _DEADLINES.c.kind == bindparam("d_kind"),
+                _DEADLINES.c.message_id.in_(select(applied.c.id)),
+                _DEADLINES.c.met_at.is_(None),
+                _DEADLINES.c.overdue_at.is_(None),
+            )
+            .values(
+                {name: bindparam(f"d_{name}", type_=_DEADLINES.c[name].type) for name in _RESTART_COLUMNS}
+            )
+            .cte("restarted")
+        )
+        statement = statement.add_cte(restarted)
+    if event:
+        event_values = [bindparam(f"e_{name}", type_=_EVENTS.c[name].type) for name in _EVENT_COLUMNS]
+        evented = (
+            insert(_EVENTS)
+            .from_select(["message_id", *_EVENT_COLUMNS], select(applied.c.id, *event_values))
+            .cte("evented")
+        )
+        statement = statement.add_cte(evented)
+    return statement
+
+
+_DEADLINES: Table = Deadline.__table__  # type: ignore[assignment]
+_EVENTS: Table = Event.__table__  # type: ignore[assignment]
+#: What restarting a retour deadline sets (as ``restart_retour_deadline`` does).
+_RESTART_COLUMNS = ("started_at", "due_at", "werkdagen")
+#: An event's columns besides its message (as ``record_event`` inserts them).
+_EVENT_COLUMNS = ("type", "beschikking_id", "data", "created_at")
+
+
+def _one_statement(connection: Connection) -> bool:
+    """Whether a result is written as :func:`_result_statement` (PostgreSQL) or statement by statement.
+
+    A function of its own so a test can run the statement-by-statement way on PostgreSQL
+    too and compare what both leave in the database.
+    """
+    return connection.dialect.name == "postgresql"
+
+
+def _restart_values(runtime: Runtime, delivered_at: datetime) -> dict[str, object]:
+    """The ``d_`` parameters of :func:`_result_statement`: the retour period from ``delivered_at``.
+
+    Computed by the deadlines module's own rule, so the folded restart sets what
+    ``restart_retour_deadline`` would.
+    """
+    werkdagen, due_at = retour_due_at(runtime, delivered_at)
+    return {
+        "d_kind": DeadlineKind.RETOUR.value,
+        "d_started_at": delivered_at,
+        "d_due_at": due_at,
+        "d_werkdagen": werkdagen,
+    }
+
+
+def _wanted_by_webhooks(runtime: Runtime, event_type: str) -> bool:
+    """Whether a webhook subscription wants ``event_type``: then ``record_event`` fans it out."""
+    return any(subscribed(subscription, event_type) for subscription in runtime.settings.webhooks)
+
+
+#: The result of an attempt that did not apply (see ``_record``): the delivery moment kept,
+#: and a rescuer's row for the attempt completed.
+_MARK_DELIVERED = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("md_id"), _MESSAGES.c.delivered_at.is_(None))
+    .values(delivered_at=bindparam("md_now", type_=_MESSAGES.c.delivered_at.type))
+)
+_LATE_ATTEMPT = select(_ATTEMPTS.c.id).where(
+    _ATTEMPTS.c.message_id == bindparam("la_message_id"),
+    _ATTEMPTS.c.attempt_no == bindparam("la_attempt_no"),
+)
+_UPDATE_LATE_ATTEMPT = (
+    update(_ATTEMPTS)
+    .where(_ATTEMPTS.c.id == bindparam("late_id"))
+    .values(
+        {
+            name: bindparam(name, type_=_ATTEMPTS.c[name].type)
+            for name in ("outcome", "http_status", "code", "detail", "finished_at", "duration_ms", "applied")
+        }
+    )
+)
 
 
 #: Claims in this process take turns (the per-route cap is counted, then taken).

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Row, Select, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, Select, Table, bindparam, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
@@ -34,7 +34,9 @@ from gateway.events import INBOUND_UNMATCHED, MESSAGE_REJECTED, RETOUR_RECEIVED,
 from gateway.outbox import PARTY_GGK, ggk_route
 from gateway.runtime import Runtime
 from gateway.store.database import transaction, write_transaction
-from gateway.store.tables import InboundMessage, Message, MessageState, MessageToewijzing
+from gateway.store.tables import Event, InboundMessage, Message, MessageState, MessageToewijzing
+from gateway.store.tracking_tables import Deadline
+from gateway.webhooks import subscribed
 
 log = structlog.get_logger("gateway.inbound")
 
@@ -235,28 +237,47 @@ def _apply_retour(
     }
     coded = {toewijzing_id: list(codes) for toewijzing_id, codes in product_codes.items() if codes}
     connection = session.connection()
-    if connection.dialect.name == "postgresql" and tuple(inbound) == _STORED_RETOUR_COLUMNS:
+    evented = False
+    if _one_statement(connection) and tuple(inbound) == _STORED_RETOUR_COLUMNS:
         params = {f"i_{name}": value for name, value in inbound.items()}
         params.update({f"m_{name}": value for name, value in answer.items()})
         params.update(link_message_id=message.id, coded=list(coded), codes=[])
-        inbound_id = int(connection.execute(_STORE_AND_ANSWER, params).scalar_one())
-        meet_retour_deadline(session, runtime, message.id)
+        # The retour deadline is met (and the event recorded) in the same statement, as
+        # meet_retour_deadline and record_event would: the moments from the clock in their order.
+        params.update(
+            met_kind=DeadlineKind.RETOUR.value, met_message_id=message.id, met_now=runtime.clock.now()
+        )
+        evented = not any(subscribed(s, RETOUR_RECEIVED) for s in runtime.settings.webhooks)
+        if evented:
+            params.update(
+                e_type=RETOUR_RECEIVED,
+                e_message_id=message.id,
+                e_beschikking_id=message.beschikking_id,
+                e_data=_retour_event_data(inbound, codes, refused),
+                e_created_at=runtime.clock.now(),
+            )
+        written = connection.execute(_STORE_AND_ANSWER[evented], params).one()
+        inbound_id = int(written.id)
+        if written.late:
+            # Past due and not yet reported: the statement left the deadline (and the event)
+            # alone; met here, with its one late event first, then the retour's event below.
+            meet_retour_deadline(session, runtime, message.id)
+            evented = False
         _store_coded_links(connection, message.id, coded)
     else:
         inbound_id = _insert_inbound(connection, inbound)
         meet_retour_deadline(session, runtime, message.id)
         connection.execute(_UPDATE_MESSAGE, {**answer, "answer_inbound_id": inbound_id})
         _store_product_codes(session, message.id, product_codes)
-    record_event(
-        session,
-        runtime,
-        RETOUR_RECEIVED,
-        message_id=message.id,
-        beschikking_id=message.beschikking_id,
-        type=inbound["message_type"],
-        retour_codes=codes,
-        refused=bool(refused),
-    )
+    if not evented:
+        record_event(
+            session,
+            runtime,
+            RETOUR_RECEIVED,
+            message_id=message.id,
+            beschikking_id=message.beschikking_id,
+            **_retour_event_data(inbound, codes, refused),
+        )
     log.info("retour_received", message_id=message.id, inbound_id=inbound_id, codes=codes, state=state)
     if message.route == ggk_route(eigen_bijdrage.CAK):
         # The CAK's hook works on the ORM objects: loaded (after the writes above) only here.
@@ -357,13 +378,35 @@ _ANSWER_COLUMNS = (
 )
 
 
-def _store_and_answer() -> Select[Any]:
-    """PostgreSQL: INSERT the inbound row, UPDATE the message and its uncoded links; the row's id.
+def _one_statement(connection: Connection) -> bool:
+    """Whether a retour is stored as :data:`_STORE_AND_ANSWER` (PostgreSQL) or statement by statement.
+
+    A function of its own so a test can run the statement-by-statement way on PostgreSQL
+    too and compare what both leave in the database.
+    """
+    return connection.dialect.name == "postgresql"
+
+
+def _retour_event_data(inbound: dict[str, Any], codes: list[str], refused: list[str]) -> dict[str, Any]:
+    """The ``retour.ontvangen`` event's data (one definition for both ways it is stored)."""
+    return {"type": inbound["message_type"], "retour_codes": codes, "refused": bool(refused)}
+
+
+def _store_and_answer(event: bool) -> Select[Any]:
+    """PostgreSQL: INSERT the inbound row, UPDATE the message and its uncoded links, meet the
+    retour deadline and (``event``) record the event; the row's id and whether the deadline is late.
 
     ``WITH stored AS (INSERT ... RETURNING id), answered AS (UPDATE messages SET ...,
-    answer_inbound_id = (SELECT id FROM stored) ...), links AS (UPDATE ...) SELECT id FROM
-    stored``: the same three statements as on SQLite, in one round trip. A repeated Du01
-    still fails on its unique referentienummer, and the whole statement with it.
+    answer_inbound_id = (SELECT id FROM stored) ...), links AS (UPDATE ...), met AS (UPDATE
+    deadlines ...), evented AS (INSERT INTO events ...) SELECT id, late FROM stored``: the same
+    statements as on SQLite, in one round trip. A repeated Du01 still fails on its unique
+    referentienummer, and the whole statement with it.
+
+    The deadline is met here only when it is in time (or already reported overdue): a
+    deadline past due and not yet reported is left open and ``late`` comes back true, so
+    :func:`gateway.deadlines.meet_retour_deadline` meets it and records its one late event
+    before the retour's event, as when the statements ran one by one (no event is inserted
+    here then). ``met_now`` is the moment it is met, as ``meet_retour_deadline`` takes it.
     """
     stored = (
         insert(_INBOUND)
@@ -384,10 +427,34 @@ def _store_and_answer() -> Select[Any]:
         )
         .cte("answered")
     )
-    return select(stored.c.id).add_cte(answered, _UNCODED_LINKS.cte("links"))
+    met_now = bindparam("met_now", type_=_DEADLINES.c.met_at.type)
+    open_deadline = (
+        (_DEADLINES.c.kind == bindparam("met_kind"))
+        & (_DEADLINES.c.message_id == bindparam("met_message_id"))
+        & _DEADLINES.c.met_at.is_(None)
+    )
+    late = exists().where(open_deadline, _DEADLINES.c.overdue_at.is_(None), _DEADLINES.c.due_at < met_now)
+    met = (
+        update(_DEADLINES)
+        .where(open_deadline, or_(_DEADLINES.c.overdue_at.is_not(None), _DEADLINES.c.due_at >= met_now))
+        .values(met_at=met_now)
+        .cte("met")
+    )
+    ctes = [answered, _UNCODED_LINKS.cte("links"), met]
+    if event:
+        values = [bindparam(f"e_{name}", type_=_EVENTS.c[name].type) for name in _EVENT_COLUMNS]
+        ctes.append(
+            insert(_EVENTS).from_select(list(_EVENT_COLUMNS), select(*values).where(~late)).cte("evented")
+        )
+    return select(stored.c.id, late.label("late")).add_cte(*ctes)
 
 
-_STORE_AND_ANSWER = _store_and_answer()
+_DEADLINES: Table = Deadline.__table__  # type: ignore[assignment]
+_EVENTS: Table = Event.__table__  # type: ignore[assignment]
+#: The columns of the event row, as ``record_event`` inserts them.
+_EVENT_COLUMNS = ("type", "message_id", "beschikking_id", "data", "created_at")
+#: With the event in the statement (no webhook wants it: nothing needs its id) or without.
+_STORE_AND_ANSWER = {event: _store_and_answer(event) for event in (False, True)}
 
 
 def handle_fo01(runtime: Runtime, body: bytes, fo01: Fo01) -> SoapReply:
