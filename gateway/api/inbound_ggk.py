@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+import anyio
 import structlog
 from fastapi import APIRouter, Request, Response
 
@@ -57,10 +59,24 @@ async def ggk_soap(request: Request) -> Response:
 
 
 _T = TypeVar("_T")
-#: As many requests in processing at once as Starlette's thread pool (anyio's default limiter) allows.
-_THREADS = 40
+#: At most half of the database pool's 20 connections (gateway/store/database.py) in use by
+#: GGk messages at once: a burst from the chain can then never make the back-office API
+#: wait for a connection. Processing a retour takes a few ms, so 10 keep up with hundreds
+#: per second.
+_THREADS = 10
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+
+
+def _forget_pool_after_fork() -> None:
+    # A child of `serve --processes` must not inherit a pool whose threads stayed behind
+    # in the parent: its idle count would stop submit() from starting new ones.
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -88,11 +104,14 @@ async def _in_thread(func: Callable[..., _T], *args: object) -> _T:
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
-        while not future.done():
-            try:
-                await asyncio.wait({future})
-            except asyncio.CancelledError:
-                continue
+        # Shielded: an anyio cancel scope re-delivers its cancellation at every loop pass,
+        # which would turn this wait into a busy loop until the thread is done.
+        with anyio.CancelScope(shield=True):
+            while not future.done():
+                try:
+                    await asyncio.wait({future})
+                except asyncio.CancelledError:
+                    continue
         if not future.cancelled() and future.exception() is not None:
             log.warning("inbound_failed_after_cancel", error_type=type(future.exception()).__name__)
         raise

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
+import signal
 import threading
 import time
+from typing import Any
 
+import anyio
 import pytest
 
 from gateway.api.inbound_ggk import _in_thread
@@ -56,3 +60,47 @@ def test_a_cancelled_request_waits_for_its_thread() -> None:
         return finished.is_set()
 
     assert asyncio.run(main()) is True
+
+
+def test_an_anyio_cancel_scope_does_not_make_the_wait_spin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """anyio re-delivers a scope's cancellation at every loop pass; unshielded, the wait
+    for the thread became a busy loop of tens of thousands of ``asyncio.wait`` calls."""
+    finished = threading.Event()
+    waits = 0
+    real_wait = asyncio.wait
+
+    async def counting_wait(*args: Any, **kwargs: Any) -> Any:
+        nonlocal waits
+        waits += 1
+        return await real_wait(*args, **kwargs)
+
+    def slow() -> str:
+        time.sleep(0.3)
+        finished.set()
+        return "done"
+
+    async def main() -> None:
+        with anyio.move_on_after(0.05):
+            await _in_thread(slow)
+
+    monkeypatch.setattr(asyncio, "wait", counting_wait)
+    asyncio.run(main())
+    assert finished.is_set()  # the scope ended only once the thread was done
+    assert waits < 10
+
+
+def test_a_forked_child_starts_its_own_pool() -> None:
+    """A child of ``serve --processes`` forked after the pool existed gets a new one; the
+    inherited one has no threads in the child and would leave requests waiting forever."""
+    asyncio.run(_in_thread(lambda: None))  # the parent's pool now exists
+    pid = os.fork()
+    if pid == 0:  # the child: answer within 5 s or fail
+        signal.signal(signal.SIGALRM, lambda *_: os._exit(1))
+        signal.alarm(5)
+        code = 1
+        try:
+            code = 0 if asyncio.run(_in_thread(lambda: "ok")) == "ok" else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
