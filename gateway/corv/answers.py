@@ -129,10 +129,24 @@ def mark_acked(session: Session, runtime: Runtime, ebms_message_id: str) -> bool
     now = runtime.clock.now()
     if outbound.acked_at is None:
         outbound.acked_at = now
+    # Also while an attempt is in flight (SENDING): the hub has it, so it is delivered now,
+    # not after that attempt's 5xx or timeout and a retry interval (3 h by default). The
+    # worker's guarded result write then finds the message no longer its own and records
+    # the attempt without applying it - as when a GGk retour overtakes the send.
     moved = session.execute(
         update(Message)
-        .where(Message.id == outbound.message_id, Message.state == MessageState.QUEUED)
-        .values(state=MessageState.DELIVERED, delivered_at=now, updated_at=now, last_error=None)
+        .where(
+            Message.id == outbound.message_id,
+            Message.state.in_((MessageState.QUEUED, MessageState.SENDING)),
+        )
+        .values(
+            state=MessageState.DELIVERED,
+            delivered_at=now,
+            updated_at=now,
+            last_error=None,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
     )
     if moved.rowcount:  # type: ignore[attr-defined]
         record_event(

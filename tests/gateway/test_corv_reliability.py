@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import select
 
@@ -79,15 +82,23 @@ def test_retries_stop_after_the_partys_count(corv_stack: CorvStack) -> None:
     assert bericht["attempts"] == 1 + 3  # the test party allows 3 retries
 
 
-def test_a_standalone_acknowledgment_ends_the_retries(database_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("when", ["after_the_5xx", "while_in_flight"])
+def test_a_standalone_acknowledgment_ends_the_retries(database_url: str, tmp_path: Path, when: str) -> None:
+    """The ack ends the retries whether it comes after the attempt's 5xx (the message is
+    queued for its retry) or while the attempt is still waiting for the hub's answer."""
     gateway_port = free_port()
     with mock_hub(gateway_port) as mock:
-        mock.put("/_mock/corv/behaviour", json={"fail_5xx": 100}).raise_for_status()
+        in_flight = when == "while_in_flight"
+        mock.put(
+            "/_mock/corv/behaviour", json={"fail_5xx": 100, "delay_s": 2.0 if in_flight else 0}
+        ).raise_for_status()
         corv = corv_settings(str(mock.base_url).rstrip("/"))
         corv["parties"][0]["retry_interval_s"] = 3600.0
         with gateway_only(database_url, tmp_path, port=gateway_port, corv=corv) as stack:
             created = stack.accepted_vto(vto_body("ZAAK-ASYNC-ACK"))
             sent = stack.wait_vto(created["id"], "sent")
+            expected_state = "sending" if in_flight else "queued"
+            _wait_for(lambda: stack.vto(created["id"])["bericht"]["state"] == expected_state)
             with stack.runtime.sessions() as session:
                 outbound = session.scalars(
                     select(CorvOutbound).where(CorvOutbound.ebms_message_id == sent["ebms_message_id"])
@@ -110,6 +121,19 @@ def test_a_standalone_acknowledgment_ends_the_retries(database_url: str, tmp_pat
             detail = stack.wait_vto(created["id"], "acknowledged")
             assert detail["bericht"]["state"] == "delivered"
             assert detail["bericht"]["attempts"] == 1
+            bericht_id = detail["bericht"]["id"]
+            # The attempt's own 5xx, answered later, changes nothing: it is logged, not applied.
+            _wait_for(lambda: len(stack.get(f"/api/v1/berichten/{bericht_id}")["attempt_log"]) == 1)
+            bericht = stack.get(f"/api/v1/berichten/{bericht_id}")
+            assert (bericht["state"], bericht["attempts"]) == ("delivered", 1)
+            assert [a["outcome"] for a in bericht["attempt_log"]] == ["retryable"]
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
 
 
 def test_a_gateway_restart_mid_conversation_loses_nothing(database_url: str, tmp_path: Path) -> None:
