@@ -36,10 +36,10 @@ from enum import StrEnum
 from functools import lru_cache
 
 import structlog
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import Table, Update, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from gateway.bulk_ids import assign_ids
 from gateway.clock import NL
@@ -432,11 +432,22 @@ def restart_retour_deadline(
     )
 
 
-_RESTART = update(_DEADLINES).where(
-    _DEADLINES.c.kind == bindparam("restart_kind"),
-    _DEADLINES.c.message_id == bindparam("restart_message_id"),
-    _DEADLINES.c.met_at.is_(None),
-    _DEADLINES.c.overdue_at.is_(None),
+def retour_restart(messages: ColumnElement[bool], kind: BindParameter[str]) -> Update:
+    """The UPDATE that restarts the retour deadline of ``messages`` (not met, not overdue).
+
+    One definition for :func:`restart_retour_deadline` and the worker's single-statement
+    result write (PostgreSQL), which matches the message its guard let through.
+    """
+    return update(_DEADLINES).where(
+        _DEADLINES.c.kind == kind,
+        messages,
+        _DEADLINES.c.met_at.is_(None),
+        _DEADLINES.c.overdue_at.is_(None),
+    )
+
+
+_RESTART = retour_restart(
+    _DEADLINES.c.message_id == bindparam("restart_message_id"), bindparam("restart_kind")
 )
 
 

@@ -92,6 +92,12 @@ def new_event(
     )
 
 
+def wanted_by_webhooks(runtime: Runtime, event_type: str) -> bool:
+    """Whether a webhook subscription wants ``event_type``: then recording it fans it out
+    (and needs the event's id), so a one-statement write must leave it to ``record_event``."""
+    return any(subscribed(subscription, event_type) for subscription in runtime.settings.webhooks)
+
+
 def record_events(session: Session, runtime: Runtime, events: list[Event]) -> list[Event]:
     """Record many events at once, each as :func:`record_event` would.
 
@@ -100,7 +106,7 @@ def record_events(session: Session, runtime: Runtime, events: list[Event]) -> li
     """
     assign_ids(session, events)
     session.add_all(events)
-    if any(subscribed(s, e.type) for s in runtime.settings.webhooks for e in events):
+    if any(wanted_by_webhooks(runtime, e.type) for e in events):
         session.flush()
     for event in events:
         fan_out(session, runtime, event)
@@ -123,7 +129,7 @@ def record_new_events(
     """
     if not subjects:
         return
-    if any(subscribed(s, type_) for s in runtime.settings.webhooks):
+    if wanted_by_webhooks(runtime, type_):
         events = [
             Event(type=type_, message_id=message_id, beschikking_id=beschikking_id, data=data, created_at=at)
             for message_id, beschikking_id, data, at in subjects

@@ -50,19 +50,30 @@ from sqlalchemy.orm import Session
 
 from gateway import tracing
 from gateway.clock import NL
-from gateway.deadlines import DeadlineKind, calendar_for, restart_retour_deadline, retour_due_at
+from gateway.deadlines import (
+    DeadlineKind,
+    calendar_for,
+    restart_retour_deadline,
+    retour_due_at,
+    retour_restart,
+)
 from gateway.delivery.circuit import CircuitBreakers, CircuitState
 from gateway.delivery.ggk_transport import Transport
 from gateway.delivery.outcome import Outcome, OutcomeKind
 from gateway.delivery.retry_policy import RetryPolicy
-from gateway.events import MESSAGE_DELIVERED, MESSAGE_EXPIRED, MESSAGE_PARKED, record_event
+from gateway.events import (
+    MESSAGE_DELIVERED,
+    MESSAGE_EXPIRED,
+    MESSAGE_PARKED,
+    record_event,
+    wanted_by_webhooks,
+)
 from gateway.outbox import PARTY_GGK
 from gateway.runtime import Runtime
 from gateway.store.database import transaction
 from gateway.store.ops_tables import RouteControl
 from gateway.store.tables import DeliveryAttempt, Event, Message, MessageState
 from gateway.store.tracking_tables import Deadline
-from gateway.webhooks import subscribed
 
 log = structlog.get_logger("gateway.delivery")
 
@@ -431,7 +442,7 @@ class DeliveryWorker:
             # it updated): three round trips less per delivery; when the guard fails none of
             # them writes anything and the path below runs.
             folded = _one_statement(connection)
-            folded_event = folded and event is not None and not _wanted_by_webhooks(self.runtime, event)
+            folded_event = folded and event is not None and not wanted_by_webhooks(self.runtime, event)
             if folded:
                 params.update({f"a_{name}": value for name, value in attempt.items()})
                 if restart:
@@ -622,13 +633,7 @@ def _result_statement(columns: tuple[str, ...], restart: bool, event: bool) -> I
     )
     if restart:
         restarted = (
-            update(_DEADLINES)
-            .where(
-                _DEADLINES.c.kind == bindparam("d_kind"),
-                _DEADLINES.c.message_id.in_(select(applied.c.id)),
-                _DEADLINES.c.met_at.is_(None),
-                _DEADLINES.c.overdue_at.is_(None),
-            )
+            retour_restart(_DEADLINES.c.message_id.in_(select(applied.c.id)), bindparam("d_kind"))
             .values(
                 {name: bindparam(f"d_{name}", type_=_DEADLINES.c[name].type) for name in _RESTART_COLUMNS}
             )
@@ -676,11 +681,6 @@ def _restart_values(runtime: Runtime, delivered_at: datetime) -> dict[str, objec
         "d_due_at": due_at,
         "d_werkdagen": werkdagen,
     }
-
-
-def _wanted_by_webhooks(runtime: Runtime, event_type: str) -> bool:
-    """Whether a webhook subscription wants ``event_type``: then ``record_event`` fans it out."""
-    return any(subscribed(subscription, event_type) for subscription in runtime.settings.webhooks)
 
 
 #: The result of an attempt that did not apply (see ``_record``): the delivery moment kept,

@@ -30,13 +30,18 @@ from connectors.istandaard.errors import PayloadRejected
 from connectors.istandaard.retourcodes import ACCEPTED, NOT_ASSESSED
 from gateway import eigen_bijdrage, pgb, tracing
 from gateway.deadlines import DeadlineKind, meet_deadline, meet_retour_deadline
-from gateway.events import INBOUND_UNMATCHED, MESSAGE_REJECTED, RETOUR_RECEIVED, record_event
+from gateway.events import (
+    INBOUND_UNMATCHED,
+    MESSAGE_REJECTED,
+    RETOUR_RECEIVED,
+    record_event,
+    wanted_by_webhooks,
+)
 from gateway.outbox import PARTY_GGK, ggk_route
 from gateway.runtime import Runtime
 from gateway.store.database import transaction, write_transaction
 from gateway.store.tables import Event, InboundMessage, Message, MessageState, MessageToewijzing
 from gateway.store.tracking_tables import Deadline
-from gateway.webhooks import subscribed
 
 log = structlog.get_logger("gateway.inbound")
 
@@ -247,7 +252,7 @@ def _apply_retour(
         params.update(
             met_kind=DeadlineKind.RETOUR.value, met_message_id=message.id, met_now=runtime.clock.now()
         )
-        evented = not any(subscribed(s, RETOUR_RECEIVED) for s in runtime.settings.webhooks)
+        evented = not wanted_by_webhooks(runtime, RETOUR_RECEIVED)
         if evented:
             params.update(
                 e_type=RETOUR_RECEIVED,
