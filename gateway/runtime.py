@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -23,9 +24,25 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
-        engine = create_db_engine(settings.effective_database_url)
+        engine = create_db_engine(
+            settings.effective_database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
         install_key_ring(engine, key_ring_from_settings(settings))  # encryption at rest
         return cls(settings, engine, session_factory(engine), clock or SystemClock())
+
+    @functools.cached_property
+    def autocommit_engine(self) -> Engine | None:
+        """PostgreSQL: the same pool, each connection in autocommit while checked out; None on SQLite.
+
+        For a write that is one statement (data-modifying CTEs): a statement is atomic on
+        its own, so it needs no BEGIN and COMMIT round trips around it. SQLite has none: its
+        writes take the process's writer turn inside a transaction.
+        """
+        if self.engine.dialect.name != "postgresql":
+            return None
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def close(self) -> None:
         self.engine.dispose()

@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     #: Empty means SQLite at ``data_dir/gateway.db``.
     database_url: str = ""
+    #: PostgreSQL connections a process keeps open for reuse, and how many more it may open
+    #: for a moment. The pool must cover the threads that use the database at once - ``serve``
+    #: runs the inbound GGk pool (10), a delivery worker (``delivery.concurrency`` + 1) and
+    #: the API's request threads - or every connection above it is opened for one
+    #: transaction and closed again: a new PostgreSQL backend each time (a fork and cold
+    #: catalog caches), which was a third of PostgreSQL's CPU in the round-trip benchmark.
+    #: Connections open only when needed; SQLite ignores both.
+    database_pool_size: int = Field(24, ge=1, le=500)
+    database_max_overflow: int = Field(16, ge=0, le=500)
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     #: Where chain parties (and the mocks) reach this gateway; default http://host:port.

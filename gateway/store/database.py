@@ -114,13 +114,15 @@ def _ping_by_socket(dialect: Dialect) -> None:
     dialect.do_ping = do_ping  # type: ignore[method-assign]
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, *, pool_size: int = 24, max_overflow: int = 16) -> Engine:
     """An engine tuned per backend.
 
     SQLite: WAL (readers never block the writer), a busy timeout instead of instant
     "database is locked" errors, foreign keys on. The data folder is created.
     PostgreSQL: psycopg 3, pre-ping so a restarted server costs one retry, not an error
     (a look at the socket first, a round trip only when it shows something: :func:`_ping_by_socket`).
+    The pool is sized to the process's threads (``Settings.database_pool_size``), so
+    connections are reused rather than opened per transaction.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -142,7 +144,7 @@ def create_db_engine(url: str) -> Engine:
         return engine
     if parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
-    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
     if engine.dialect.driver == "psycopg":
         _ping_by_socket(engine.dialect)
     return engine
