@@ -9,10 +9,12 @@ is acknowledged again but processed once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Row, Select, Table, bindparam, exists, insert, or_, select, update
+from sqlalchemy import Connection, Row, Select, Table, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import text as sa_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
@@ -101,6 +103,8 @@ def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapR
     """
     now = runtime.clock.now()
     try:
+        if _answered_at_once(runtime, body, envelope, now):
+            return _bv03(runtime, envelope.zender, envelope.referentienummer)
         # The write lock before the message is read (SQLite ignores FOR UPDATE), or two
         # different retours for one message could both see it unanswered.
         with write_transaction(runtime.sessions, runtime.engine) as session:
@@ -181,6 +185,91 @@ def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapR
                 raise
         log.info("inbound_duplicate", referentienummer=envelope.referentienummer)
     return _bv03(runtime, envelope.zender, envelope.referentienummer)
+
+
+def _answered_at_once(runtime: Runtime, body: bytes, envelope: Retourbericht, now: datetime) -> bool:
+    """PostgreSQL: the usual retour - it answers a message awaiting one - stored and applied in one statement.
+
+    :data:`_ANSWER_AT_ONCE` locks the message, stores the inbound row, answers the message,
+    gives its toewijzing links ``[]``, meets the retour deadline and records the event,
+    in autocommit: one round trip instead of BEGIN, the lock, the store-and-answer and
+    COMMIT. It writes only when the message exists, awaits an answer, is not the CAK's (its
+    hook needs the ORM objects) and its retour deadline is not past due unreported (that one
+    is met with its late event first); and only for a readable retour without product
+    codes. Returns whether it wrote; when not, nothing was written and the transaction in
+    :func:`handle_du01` handles the retour as before (the unmatched, duplicate, invalid,
+    late and CAK cases). A repeated Du01 fails on the unique referentienummer as there.
+    """
+    autocommit = runtime.autocommit_engine
+    if autocommit is None:
+        return False
+    try:
+        codes, product_codes = _read_retour(envelope.functie, envelope.payload)
+    except PayloadRejected:
+        return False  # stored as invalid, with its Fo03 answer, by the transaction's path
+    if any(product_codes.values()):
+        return False
+    refused = [c for c in codes if c not in _NON_ERROR_CODES]
+    state = MessageState.REJECTED if refused else MessageState.ANSWERED
+    inbound: dict[str, Any] = {
+        "party": PARTY_GGK,
+        "operation": "ggk_Du01",
+        "message_type": envelope.functie,
+        "referentienummer": envelope.referentienummer,
+        "cross_refnummer": envelope.cross_refnummer,
+        "sender": envelope.zender.organisatie,
+        "receiver": envelope.ontvanger.organisatie,
+        "status": "matched",
+        "body": body,
+        "payload": envelope.payload,
+        "received_at": now,
+        "retour_codes": codes,
+    }
+    with autocommit.connect() as connection:
+        if not _one_statement(connection):
+            return False
+        # The moments from the clock in the order the transaction's path takes them.
+        answered_at = runtime.clock.now()
+        params: dict[str, Any] = {f"i_{name}": value for name, value in inbound.items()}
+        params.update(
+            cross_ref=envelope.cross_refnummer,
+            cak_route=ggk_route(eigen_bijdrage.CAK),
+            m_state=state,
+            m_answered_at=answered_at,
+            m_delivered_at=answered_at,
+            m_retour_codes=codes,
+            m_lease_owner=None,
+            m_lease_expires_at=None,
+            m_updated_at=answered_at,
+            codes=[],
+            met_kind=DeadlineKind.RETOUR.value,
+            met_now=runtime.clock.now(),
+        )
+        evented = not wanted_by_webhooks(runtime, RETOUR_RECEIVED)
+        if evented:
+            params.update(
+                e_type=RETOUR_RECEIVED,
+                e_data=_retour_event_data(inbound, codes, refused),
+                e_created_at=runtime.clock.now(),
+            )
+        written = connection.execute(_ANSWER_AT_ONCE[evented], params).first()
+    if written is None:
+        return False
+    tracing.annotate({"gateway.message_id": written.message_id})  # the correlation id
+    if not evented:
+        with transaction(runtime.sessions) as session:
+            record_event(
+                session,
+                runtime,
+                RETOUR_RECEIVED,
+                message_id=written.message_id,
+                beschikking_id=written.beschikking_id,
+                **_retour_event_data(inbound, codes, refused),
+            )
+    log.info(
+        "retour_received", message_id=written.message_id, inbound_id=written.id, codes=codes, state=state
+    )
+    return True
 
 
 def _insert_inbound(connection: Connection, values: dict[str, Any]) -> int:
@@ -460,6 +549,115 @@ _EVENTS: Table = Event.__table__  # type: ignore[assignment]
 _EVENT_COLUMNS = ("type", "message_id", "beschikking_id", "data", "created_at")
 #: With the event in the statement (no webhook wants it: nothing needs its id) or without.
 _STORE_AND_ANSWER = {event: _store_and_answer(event) for event in (False, True)}
+
+
+#: The states awaiting an answer, as a literal condition (fixed values: no parameter to
+#: expand per execution, the same SQL text every time).
+_AWAITING_AN_ANSWER = sa_text(
+    "messages.state IN (" + ", ".join(f"'{state}'" for state in MessageState.AWAITING_ANSWER) + ")"
+)
+
+
+def _answer_at_once(event: bool) -> Select[Any]:
+    """PostgreSQL: :func:`_store_and_answer` with the message's lock and checks folded in.
+
+    See :func:`_answered_at_once` for when it is used.
+
+    ``WITH locked AS (SELECT id, beschikking_id FROM messages WHERE referentienummer =
+    :cross_ref AND state IN (awaiting an answer) AND route <> :cak_route AND NOT <its retour
+    deadline past due unreported> FOR UPDATE), stored AS (INSERT INTO inbound_messages ...
+    SELECT ... FROM locked RETURNING id, matched_message_id), answered AS (UPDATE messages
+    ...), links AS (...), met AS (...), evented AS (...) SELECT stored.id, ...``: every write
+    selects from ``stored``, which has a row only when ``locked`` has one, so the statement
+    writes all of it or nothing. ``FOR UPDATE`` re-checks the conditions on the newest
+    version of a row another retour changed meanwhile (read committed), so of two retours
+    for one message only the first answers it here; the other writes nothing and takes
+    the transaction's path (a duplicate).
+    """
+    late = exists().where(
+        _DEADLINES.c.kind == bindparam("met_kind"),
+        _DEADLINES.c.message_id == _MESSAGES.c.id,
+        _DEADLINES.c.met_at.is_(None),
+        _DEADLINES.c.overdue_at.is_(None),
+        _DEADLINES.c.due_at < bindparam("met_now", type_=_DEADLINES.c.met_at.type),
+    )
+    locked = (
+        select(_MESSAGES.c.id, _MESSAGES.c.beschikking_id)
+        .where(
+            _MESSAGES.c.referentienummer == bindparam("cross_ref"),
+            _AWAITING_AN_ANSWER,
+            _MESSAGES.c.route != bindparam("cak_route"),
+            ~late,
+        )
+        .with_for_update(of=_MESSAGES)
+        .cte("locked")
+    )
+    inbound_columns = [name for name in _STORED_RETOUR_COLUMNS if name != "matched_message_id"]
+    stored = (
+        insert(_INBOUND)
+        .from_select(
+            [*inbound_columns, "matched_message_id"],
+            select(
+                *(bindparam(f"i_{name}", type_=_INBOUND.c[name].type) for name in inbound_columns),
+                locked.c.id,
+            ),
+        )
+        .returning(_INBOUND.c.id, _INBOUND.c.matched_message_id)
+        .cte("stored")
+    )
+    answered_ids = select(stored.c.matched_message_id)
+    answer: dict[str, Any] = {
+        name: bindparam(f"m_{name}", type_=_MESSAGES.c[name].type) for name in _ANSWER_COLUMNS
+    }
+    # As ``message.delivered_at or now``: the delivery moment kept when the worker wrote it.
+    answer["delivered_at"] = func.coalesce(_MESSAGES.c.delivered_at, answer["delivered_at"])
+    answered = (
+        update(_MESSAGES)
+        .where(_MESSAGES.c.id.in_(answered_ids))
+        .values({**answer, "answer_inbound_id": select(stored.c.id).scalar_subquery()})
+        .cte("answered")
+    )
+    links = (
+        update(_LINKS)
+        .where(_LINKS.c.message_id.in_(answered_ids))
+        .values(retour_codes=bindparam("codes", type_=_LINKS.c.retour_codes.type))
+        .cte("links")
+    )
+    met_now = bindparam("met_now", type_=_DEADLINES.c.met_at.type)
+    met = (
+        update(_DEADLINES)
+        .where(
+            _DEADLINES.c.kind == bindparam("met_kind"),
+            _DEADLINES.c.message_id == select(stored.c.matched_message_id).scalar_subquery(),
+            _DEADLINES.c.met_at.is_(None),
+        )
+        .values(met_at=met_now)
+        .cte("met")
+    )
+    ctes = [answered, links, met]
+    if event:
+        ctes.append(
+            insert(_EVENTS)
+            .from_select(
+                list(_EVENT_COLUMNS),
+                select(
+                    bindparam("e_type", type_=_EVENTS.c.type.type),
+                    stored.c.matched_message_id,
+                    locked.c.beschikking_id,
+                    bindparam("e_data", type_=_EVENTS.c.data.type),
+                    bindparam("e_created_at", type_=_EVENTS.c.created_at.type),
+                ).join_from(stored, locked, locked.c.id == stored.c.matched_message_id),
+            )
+            .cte("evented")
+        )
+    return (
+        select(stored.c.id, stored.c.matched_message_id.label("message_id"), locked.c.beschikking_id)
+        .join_from(stored, locked, locked.c.id == stored.c.matched_message_id)
+        .add_cte(*ctes)
+    )
+
+
+_ANSWER_AT_ONCE = {event: _answer_at_once(event) for event in (False, True)}
 
 
 def handle_fo01(runtime: Runtime, body: bytes, fo01: Fo01) -> SoapReply:

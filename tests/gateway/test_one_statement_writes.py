@@ -11,8 +11,10 @@ toewijzing links, webhook deliveries.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -176,6 +178,22 @@ def retried_then_delivered_twice(rt: Runtime, clock: FrozenClock, worker: Delive
     assert handle_ggk_soap(rt, *retour_for(rt, again.id)).status_code == 200  # another Du01
 
 
+def zombie_result_then_retour(rt: Runtime, clock: FrozenClock, worker: DeliveryWorker) -> None:
+    """The lease expires mid-send and a rescuer re-queues the message; the late result then
+    fails its guard (the autocommit statement writes nothing, the transaction completes the
+    rescuer's attempt row and keeps the delivery moment); the re-send is answered."""
+    claimed = claim_ggk(worker)
+    clock.advance(timedelta(seconds=rt.settings.delivery.lease_s + 1))
+    assert worker.rescue_expired_leases() >= 1  # with webhooks, a claimed webhook delivery too
+    clock.advance(timedelta(seconds=1))
+    worker.deliver(claimed)  # stale: not applied
+    clock.advance(timedelta(hours=2))
+    again = claim_ggk(worker)
+    worker.deliver(again)
+    clock.advance(timedelta(seconds=2))
+    assert handle_ggk_soap(rt, *retour_for(rt, again.id)).status_code == 200
+
+
 SCENARIOS: dict[str, tuple[Scenario, tuple[Outcome, ...]]] = {
     "deliver_then_retour": (deliver_then_retour, (DELIVERED,)),
     "retour_overtakes_the_record": (retour_overtakes_the_record, (DELIVERED,)),
@@ -183,6 +201,7 @@ SCENARIOS: dict[str, tuple[Scenario, tuple[Outcome, ...]]] = {
     "retour_after_the_scan": (retour_after_the_scan, (DELIVERED,)),
     "parked": (parked, (PERMANENT,)),
     "retried_then_delivered": (retried_then_delivered_twice, (RETRYABLE, DELIVERED)),
+    "zombie_result": (zombie_result_then_retour, (DELIVERED, DELIVERED)),
 }
 
 
@@ -257,3 +276,45 @@ def test_a_late_retour_records_the_late_event_before_the_retour_event(
     assert types[-2:] == ["deadline.verlopen", "retour.ontvangen"]
     [deadline] = rows["deadlines"]
     assert deadline is not None
+
+
+def test_two_retours_for_one_message_at_once_answer_it_once(
+    fresh_database: Callable[[], str], tmp_path: Path
+) -> None:
+    """Two different Du01s answer one message at the same moment: the message's row lock in
+    the one-statement path lets the first answer it; the second waits, then sees it answered,
+    writes nothing there and is stored by the transaction's path as a duplicate."""
+    clock = FrozenClock(T0)
+    rt = Runtime.create(make_settings(fresh_database(), tmp_path, webhooks=[]), clock)
+    try:
+        with transaction(rt.sessions) as session:
+            accept_beschikking(session, rt, BeschikkingIn.model_validate(beschikking_body()), None)
+        worker = DeliveryWorker(rt, {PARTY_GGK: Scripted(), PARTY_WEBHOOK: Scripted()}, worker_id="w")
+        try:
+            claimed = claim_ggk(worker)
+            worker.deliver(claimed)
+        finally:
+            worker.close()
+        retours = [retour_for(rt, claimed.id) for _ in range(2)]
+        start = threading.Barrier(2)
+
+        def post(retour: tuple[bytes, str]) -> int:
+            start.wait()
+            return handle_ggk_soap(rt, *retour).status_code
+
+        with ThreadPoolExecutor(2) as pool:
+            assert list(pool.map(post, retours)) == [200, 200]
+        with rt.engine.connect() as connection:
+            statuses = sorted(connection.execute(text("SELECT status FROM inbound_messages")).scalars().all())
+            answered = connection.execute(
+                text("SELECT state, answer_inbound_id IS NOT NULL FROM messages WHERE id = :id"),
+                {"id": claimed.id},
+            ).one()
+            retour_events = connection.execute(
+                text("SELECT count(*) FROM events WHERE type = 'retour.ontvangen'")
+            ).scalar_one()
+        assert statuses == ["duplicate", "matched"]
+        assert tuple(answered) == ("answered", True)
+        assert retour_events == 1
+    finally:
+        rt.close()
