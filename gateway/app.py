@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy import text
 
 from gateway import __version__
@@ -30,10 +31,69 @@ from gateway.ops.replay import process_replay_jobs
 from gateway.retention import prune_when_due
 from gateway.runtime import Runtime
 from gateway.tls.access import ChainAccessMiddleware
+from gateway.tls.server import AsgiApp, Receive, Scope, Send
 from gateway.tracing import TracingMiddleware
 
 #: What the overdue scanner runs on its beat besides the deadlines, in ``serve`` and ``worker`` alike.
 SCANNER_JOBS = (sweep_ended, evaluate_alerts, process_replay_jobs, prune_when_due)
+
+
+class GatewayApp(FastAPI):
+    """The gateway's FastAPI app, with a lean lane for ``POST /ggk/soap`` in front.
+
+    Why: every retour from the GGk is such a request, hundreds a second in the round-trip
+    bench, and the generic stack around the route (FastAPI's error, telemetry, body-limit,
+    exception and exit-stack middlewares, the API limits and the write audit - both of which
+    let every path outside ``/api/`` through untouched -, the router's match over all routes,
+    the endpoint's dependency solving) cost a fixed slice of CPU per retour without doing
+    anything for it. The lane keeps what does act on this request, in the same order:
+    tracing (when enabled), the request id and log context (:class:`CorrelationMiddleware`,
+    which also answers an unexpected error), the chain-access check
+    (:class:`ChainAccessMiddleware`), then :func:`gateway.api.inbound_ggk.serve_ggk_soap`
+    with the same body cap, processing and answers as the route. The mock GGk does the same
+    for its own SOAP endpoint (``mocks/ggk/app.py``).
+
+    Only an exact ``POST /ggk/soap`` without a ``root_path`` takes the lane: another method
+    (405), a trailing slash (redirect) and a mounted app keep the full stack and its answers.
+    """
+
+    #: Set by :func:`create_app` once the middleware settings are known; None: no lane.
+    ggk_soap_lane: AsgiApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lane = self.ggk_soap_lane
+        if (
+            lane is not None
+            and scope["type"] == "http"
+            and scope["path"] == inbound_ggk.SOAP_PATH
+            and scope["method"] == "POST"
+            and not scope.get("root_path")
+        ):
+            scope["app"] = self  # as Starlette sets it: the endpoint finds the runtime there
+            await lane(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _ggk_soap_lane(runtime: Runtime, worker: DeliveryWorker | None) -> AsgiApp:
+    """The middlewares of the full stack that act on ``POST /ggk/soap``, around its raw endpoint."""
+    # The router's own route object: what the full stack leaves in scope["route"] on a match.
+    route = next(
+        r
+        for r in inbound_ggk.router.routes
+        if isinstance(r, APIRoute) and r.path == inbound_ggk.SOAP_PATH and "POST" in (r.methods or ())
+    )
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        # What the router leaves in the scope on a match: the tracing span is named after it.
+        scope["route"] = route
+        await inbound_ggk.serve_ggk_soap(scope, receive, send)
+
+    lane: AsgiApp = ChainAccessMiddleware(endpoint, settings=runtime.settings)
+    lane = CorrelationMiddleware(lane, worker=worker)
+    if runtime.settings.otel.enabled:
+        lane = TracingMiddleware(lane)
+    return lane
 
 
 def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAPI:
@@ -63,7 +123,7 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
             for thread in threads:
                 thread.join(timeout=runtime.settings.delivery.send_timeout_s + 5)
 
-    app = FastAPI(
+    app = GatewayApp(
         title="Gemeente-gateway",
         version=__version__,
         summary="Beschikkingen in, iJw/iWmo 3.2 berichten via het GGk uit - en de retouren terug.",
@@ -94,6 +154,9 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
 
     if runtime.settings.otel.enabled:
         app.add_middleware(TracingMiddleware)  # outermost: one span per request (gateway.tracing)
+
+    # POST /ggk/soap: the same middlewares as above that act on it, without the rest (GatewayApp).
+    app.ggk_soap_lane = _ggk_soap_lane(runtime, worker)
 
     @app.get("/health", tags=["health"], summary="Liveness and database reachability (no authentication)")
     def health() -> JSONResponse:
