@@ -211,11 +211,11 @@ class Message(Base):
 
     __tablename__ = "messages"
     __table_args__ = (
-        # The claim query: due queued messages, oldest first.
-        Index("ix_messages_due", "state", "next_attempt_at"),
-        Index("ix_messages_lease", "state", "lease_expires_at"),
-        # Partial indexes (migration 0006) hold only the live rows, so claiming and counting
-        # in-flight sends cost the same with ten thousand or a million finished messages.
+        # Partial indexes (migrations 0006, 0007) hold only the live rows, so claiming and
+        # counting in-flight sends cost the same with ten thousand or a million finished
+        # messages. And since ``state`` is indexed no update of a row is HOT: each of its
+        # ~4 updates adds an entry to every full index but to a partial one only when the
+        # new row matches, so nothing here is a full index that only some rows need (0007).
         Index(
             "ix_messages_queued_due",
             "next_attempt_at",
@@ -228,6 +228,36 @@ class Message(Base):
             "route",
             postgresql_where=sa_text("state = 'sending'"),
             sqlite_where=sa_text("state = 'sending'"),
+        ),
+        # The lease rescuer: expired leases of messages being sent.
+        Index(
+            "ix_messages_sending_lease",
+            "lease_expires_at",
+            postgresql_where=sa_text("state = 'sending'"),
+            sqlite_where=sa_text("state = 'sending'"),
+        ),
+        # Operators' state filters (parked gauge, alerts, console, API) on the few messages
+        # that stopped; queued/sending use the indexes above, and delivered/answered are
+        # most of the table, read in id order anyway. Full on SQLite: its planner cannot
+        # tell that ``state = 'parked'`` implies ``state IN (...)``.
+        Index(
+            "ix_messages_held",
+            "state",
+            "id",
+            postgresql_where=sa_text("state IN ('accepted', 'parked', 'rejected', 'expired')"),
+        ),
+        # Mostly NULL; looked up only by value (``col = :id`` implies ``IS NOT NULL``).
+        Index(
+            "ix_messages_replay_of_id",
+            "replay_of_id",
+            postgresql_where=sa_text("replay_of_id IS NOT NULL"),
+            sqlite_where=sa_text("replay_of_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_messages_answers_inbound_id",
+            "answers_inbound_id",
+            postgresql_where=sa_text("answers_inbound_id IS NOT NULL"),
+            sqlite_where=sa_text("answers_inbound_id IS NOT NULL"),
         ),
     )
 
@@ -249,7 +279,7 @@ class Message(Base):
     bericht_identificatie: Mapped[str] = mapped_column(String(12))
     beschikking_id: Mapped[int | None] = mapped_column(ForeignKey("beschikkingen.id"), index=True)
     #: For a retour or Fo01 we send: the inbound message it answers.
-    answers_inbound_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    answers_inbound_id: Mapped[int | None] = mapped_column(BigInteger)
     bsn_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     payload: Mapped[bytes] = mapped_column(EncryptedBytes("messages.payload"))
     #: The exact HTTP request body sent to the partner.
@@ -266,7 +296,7 @@ class Message(Base):
     retour_codes: Mapped[list[Any] | None]
     answer_inbound_id: Mapped[int | None] = mapped_column(BigInteger)
     #: An operator's replay (gateway.ops.replay): the message this one re-sends.
-    replay_of_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    replay_of_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     first_attempt_at: Mapped[datetime | None]

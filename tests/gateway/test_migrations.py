@@ -13,7 +13,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Column, Integer, MetaData, Table, inspect
+from sqlalchemy import Column, Integer, MetaData, Table, inspect, text
 
 from gateway.store.database import create_db_engine
 from gateway.store.migrate import alembic_config, current_head, upgrade
@@ -102,3 +102,26 @@ def test_offline_sql_can_be_generated_for_postgresql(capsys: pytest.CaptureFixtu
     sql = capsys.readouterr().out
     for table in Base.metadata.sorted_tables:
         assert f"CREATE TABLE {table.name}" in sql
+
+
+def test_the_queue_tables_are_analysed_after_one_percent_changed(database_url: str) -> None:
+    """PostgreSQL: the planner's statistics of messages and deadlines follow a peak (migration 0008)."""
+    engine = create_db_engine(database_url)
+    try:
+        if engine.dialect.name != "postgresql":
+            pytest.skip("autovacuum settings are PostgreSQL's")
+        with engine.connect() as connection:
+            options = dict(
+                connection.execute(
+                    text(
+                        "SELECT relname, reloptions FROM pg_class WHERE relname IN ('messages', 'deadlines')"
+                    )
+                ).all()
+            )
+    finally:
+        engine.dispose()
+    for table in ("messages", "deadlines"):
+        assert set(options[table]) == {
+            "autovacuum_analyze_scale_factor=0.01",
+            "autovacuum_vacuum_scale_factor=0.02",
+        }
