@@ -86,6 +86,7 @@ def run(
             post()
         cpu_gateway, cpu_mock = stack.cpu_seconds(), stack.cpu_seconds(stack.mock_pid)
         cpu_serve = stack.cpu_seconds(*stack.serve_pids())
+        cpu_postgres = stack.postgres_cpu_seconds()
         started = time.perf_counter()
         poster = threading.Thread(target=(lambda: None) if intake_first else post)
         poster.start()
@@ -102,12 +103,13 @@ def run(
                 connection.commit()
                 if answered >= count:
                     break
-                time.sleep(0.05)
+                time.sleep(0.1)  # the count is not free on PostgreSQL: polled ten times a second
         elapsed = time.perf_counter() - started
         poster.join()
         cpu_gateway = stack.cpu_seconds() - cpu_gateway
         cpu_mock = stack.cpu_seconds(stack.mock_pid) - cpu_mock
         cpu_serve = stack.cpu_seconds(*stack.serve_pids()) - cpu_serve
+        cpu_postgres = stack.postgres_cpu_seconds() - cpu_postgres
         engine.dispose()
         rss = [stack.peak_rss_mb()] + [stack.peak_rss_mb(pid) for pid in stack.worker_pids]
         intake = posted["done"] - started
@@ -136,7 +138,12 @@ def run(
                 f"{'':<10} CPU per round trip by process: "
                 f"serve {cpu_serve / max(1, answered) * 1000:.2f} ms, "
                 f"extra workers {(cpu_gateway - cpu_serve) / max(1, answered) * 1000:.2f} ms, "
-                f"mock GGk {cpu_mock / max(1, answered) * 1000:.2f} ms",
+                f"mock GGk {cpu_mock / max(1, answered) * 1000:.2f} ms"
+                + (
+                    f", PostgreSQL (all its processes) {cpu_postgres / max(1, answered) * 1000:.2f} ms"
+                    if backend == "postgresql"
+                    else ""
+                ),
                 flush=True,
             )
 

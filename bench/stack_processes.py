@@ -100,6 +100,31 @@ class Processes:
             total += (int(fields[11]) + int(fields[12])) / ticks
         return total
 
+    @staticmethod
+    def postgres_cpu_seconds() -> float:
+        """CPU of the whole local PostgreSQL: its live processes plus the backends already reaped.
+
+        A backend's CPU moves into the postmaster's ``cutime``/``cstime`` when it exits, so the
+        sum over live ``postgres`` processes plus those two fields is monotonic across a run.
+        """
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                comm_and_rest = (entry / "stat").read_text()
+            except OSError:
+                continue
+            comm, rest = comm_and_rest.split("(", 1)[1].rsplit(")", 1)
+            if comm not in ("postgres", "postmaster"):
+                continue
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            if fields[1] == "1":  # the postmaster: its reaped children's CPU too
+                total += (int(fields[13]) + int(fields[14])) / ticks
+        return total
+
     def peak_rss_mb(self, pid: int | None = None) -> float:
         """VmHWM: the process's peak resident set size so far; by default the largest serve process."""
         if pid is None:
