@@ -124,10 +124,10 @@ async def ggk_soap(request: Request) -> Response:
 
 
 _T = TypeVar("_T")
-#: At most half of the database pool's 20 connections (gateway/store/database.py) in use by
-#: GGk messages at once: a burst from the chain can then never make the back-office API
-#: wait for a connection. Processing a retour takes a few ms, so 10 keep up with hundreds
-#: per second.
+#: At most 10 of the database pool's connections (24 kept, 16 more for a moment:
+#: ``Settings.database_pool_size``) in use by GGk messages at once: a burst from the chain
+#: can then never make the back-office API wait for a connection. Processing a retour takes
+#: a few ms, so 10 keep up with hundreds per second.
 _THREADS = 10
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
