@@ -605,7 +605,10 @@ def _answer_at_once(event: bool) -> Select[Any]:
         .returning(_INBOUND.c.id, _INBOUND.c.matched_message_id)
         .cte("stored")
     )
-    answered_ids = select(stored.c.matched_message_id)
+    # The one answered message, as an InitPlan value: its rows are found through their
+    # indexes on message id whatever the planner's statistics say (an ``IN (SELECT ...)``
+    # semi-join may scan instead). ``stored`` has at most one row: the referentienummer is unique.
+    answered_id = select(stored.c.matched_message_id).scalar_subquery()
     answer: dict[str, Any] = {
         name: bindparam(f"m_{name}", type_=_MESSAGES.c[name].type) for name in _ANSWER_COLUMNS
     }
@@ -613,13 +616,13 @@ def _answer_at_once(event: bool) -> Select[Any]:
     answer["delivered_at"] = func.coalesce(_MESSAGES.c.delivered_at, answer["delivered_at"])
     answered = (
         update(_MESSAGES)
-        .where(_MESSAGES.c.id.in_(answered_ids))
+        .where(_MESSAGES.c.id == answered_id)
         .values({**answer, "answer_inbound_id": select(stored.c.id).scalar_subquery()})
         .cte("answered")
     )
     links = (
         update(_LINKS)
-        .where(_LINKS.c.message_id.in_(answered_ids))
+        .where(_LINKS.c.message_id == answered_id)
         .values(retour_codes=bindparam("codes", type_=_LINKS.c.retour_codes.type))
         .cte("links")
     )
@@ -628,7 +631,7 @@ def _answer_at_once(event: bool) -> Select[Any]:
         update(_DEADLINES)
         .where(
             _DEADLINES.c.kind == bindparam("met_kind"),
-            _DEADLINES.c.message_id == select(stored.c.matched_message_id).scalar_subquery(),
+            _DEADLINES.c.message_id == answered_id,
             _DEADLINES.c.met_at.is_(None),
         )
         .values(met_at=met_now)
