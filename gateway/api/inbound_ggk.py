@@ -197,8 +197,10 @@ def _take(request: Request, runtime: Runtime, body: bytes) -> SoapReply:
         return handle_ggk_soap(runtime, body, request.headers.get("soapaction"), checked.root)
     except Exception as exc:
         # Answered in the chain's terms, not as the API's problem+json: a SOAP fault with a
-        # retryable code, so the GGk offers the message again later (nothing of it was kept:
-        # its transaction rolled back). The text is not shown: it may hold personal data.
+        # retryable code, so the GGk offers the message again later (what processing writes
+        # is one transaction - or one statement - kept whole or not at all, and a re-send
+        # of what was kept is acknowledged as a duplicate). The text is not shown: it may
+        # hold personal data.
         log.exception("inbound_processing_failed", error_type=type(exc).__name__)
         return SoapReply(500, _TRY_AGAIN_LATER)
 

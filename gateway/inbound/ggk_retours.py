@@ -196,17 +196,23 @@ def _answered_at_once(runtime: Runtime, body: bytes, envelope: Retourbericht, no
     COMMIT. It writes only when the message exists, awaits an answer, is not the CAK's (its
     hook needs the ORM objects) and its retour deadline is not past due unreported (that one
     is met with its late event first); and only for a readable retour without product
-    codes. Returns whether it wrote; when not, nothing was written and the transaction in
-    :func:`handle_du01` handles the retour as before (the unmatched, duplicate, invalid,
-    late and CAK cases). A repeated Du01 fails on the unique referentienummer as there.
+    codes, with no webhook wanting its event. Returns whether it wrote; when not, nothing
+    was written and the transaction in :func:`handle_du01` handles the retour as before (the
+    unmatched, duplicate, invalid, late, CAK and webhook cases). A repeated Du01 fails on
+    the unique referentienummer as there.
     """
     autocommit = runtime.autocommit_engine
-    if autocommit is None:
+    if autocommit is None or wanted_by_webhooks(runtime, RETOUR_RECEIVED):
+        # A webhook's delivery is written with the event: both must commit with the retour,
+        # or a failure between two commits would leave the retour applied and the
+        # back-office never told (the GGk's re-send is then a duplicate). One transaction.
         return False
     try:
         codes, product_codes = _read_retour(envelope.functie, envelope.payload)
-    except PayloadRejected:
-        return False  # stored as invalid, with its Fo03 answer, by the transaction's path
+    except Exception:
+        # PayloadRejected: stored as invalid with its Fo03 answer there; anything else: as
+        # before this path existed (an unmatched retour is stored without being read).
+        return False
     if any(product_codes.values()):
         return False
     refused = [c for c in codes if c not in _NON_ERROR_CODES]
@@ -245,27 +251,15 @@ def _answered_at_once(runtime: Runtime, body: bytes, envelope: Retourbericht, no
             met_kind=DeadlineKind.RETOUR.value,
             met_now=runtime.clock.now(),
         )
-        evented = not wanted_by_webhooks(runtime, RETOUR_RECEIVED)
-        if evented:
-            params.update(
-                e_type=RETOUR_RECEIVED,
-                e_data=_retour_event_data(inbound, codes, refused),
-                e_created_at=runtime.clock.now(),
-            )
-        written = connection.execute(_ANSWER_AT_ONCE[evented], params).first()
+        params.update(
+            e_type=RETOUR_RECEIVED,
+            e_data=_retour_event_data(inbound, codes, refused),
+            e_created_at=runtime.clock.now(),
+        )
+        written = connection.execute(_ANSWER_AT_ONCE, params).first()
     if written is None:
         return False
     tracing.annotate({"gateway.message_id": written.message_id})  # the correlation id
-    if not evented:
-        with transaction(runtime.sessions) as session:
-            record_event(
-                session,
-                runtime,
-                RETOUR_RECEIVED,
-                message_id=written.message_id,
-                beschikking_id=written.beschikking_id,
-                **_retour_event_data(inbound, codes, refused),
-            )
     log.info(
         "retour_received", message_id=written.message_id, inbound_id=written.id, codes=codes, state=state
     )
@@ -558,7 +552,7 @@ _AWAITING_AN_ANSWER = sa_text(
 )
 
 
-def _answer_at_once(event: bool) -> Select[Any]:
+def _answer_at_once() -> Select[Any]:
     """PostgreSQL: :func:`_store_and_answer` with the message's lock and checks folded in.
 
     See :func:`_answered_at_once` for when it is used.
@@ -637,22 +631,21 @@ def _answer_at_once(event: bool) -> Select[Any]:
         .values(met_at=met_now)
         .cte("met")
     )
-    ctes = [answered, links, met]
-    if event:
-        ctes.append(
-            insert(_EVENTS)
-            .from_select(
-                list(_EVENT_COLUMNS),
-                select(
-                    bindparam("e_type", type_=_EVENTS.c.type.type),
-                    stored.c.matched_message_id,
-                    locked.c.beschikking_id,
-                    bindparam("e_data", type_=_EVENTS.c.data.type),
-                    bindparam("e_created_at", type_=_EVENTS.c.created_at.type),
-                ).join_from(stored, locked, locked.c.id == stored.c.matched_message_id),
-            )
-            .cte("evented")
+    evented = (
+        insert(_EVENTS)
+        .from_select(
+            list(_EVENT_COLUMNS),
+            select(
+                bindparam("e_type", type_=_EVENTS.c.type.type),
+                stored.c.matched_message_id,
+                locked.c.beschikking_id,
+                bindparam("e_data", type_=_EVENTS.c.data.type),
+                bindparam("e_created_at", type_=_EVENTS.c.created_at.type),
+            ).join_from(stored, locked, locked.c.id == stored.c.matched_message_id),
         )
+        .cte("evented")
+    )
+    ctes = [answered, links, met, evented]
     return (
         select(stored.c.id, stored.c.matched_message_id.label("message_id"), locked.c.beschikking_id)
         .join_from(stored, locked, locked.c.id == stored.c.matched_message_id)
@@ -660,7 +653,7 @@ def _answer_at_once(event: bool) -> Select[Any]:
     )
 
 
-_ANSWER_AT_ONCE = {event: _answer_at_once(event) for event in (False, True)}
+_ANSWER_AT_ONCE = _answer_at_once()
 
 
 def handle_fo01(runtime: Runtime, body: bytes, fo01: Fo01) -> SoapReply:

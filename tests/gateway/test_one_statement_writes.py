@@ -318,3 +318,55 @@ def test_two_retours_for_one_message_at_once_answer_it_once(
         assert retour_events == 1
     finally:
         rt.close()
+
+
+def test_a_failed_event_write_leaves_the_retour_unapplied_when_a_webhook_wants_it(
+    fresh_database: Callable[[], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a webhook on ``retour.*`` the retour, its event and the webhook's delivery commit
+    together: when writing the event fails, nothing of the retour is kept, and the GGk's
+    re-send applies it then - the back-office is told once, not never."""
+    clock = FrozenClock(T0)
+    hook = {**WEBHOOK, "events": ["retour.*"]}
+    rt = Runtime.create(make_settings(fresh_database(), tmp_path, webhooks=[hook]), clock)
+    try:
+        with transaction(rt.sessions) as session:
+            accept_beschikking(session, rt, BeschikkingIn.model_validate(beschikking_body()), None)
+        worker = DeliveryWorker(rt, {PARTY_GGK: Scripted(), PARTY_WEBHOOK: Scripted()}, worker_id="w")
+        try:
+            claimed = claim_ggk(worker)
+            worker.deliver(claimed)
+        finally:
+            worker.close()
+        retour = retour_for(rt, claimed.id)
+        real_record_event = ggk_retours.record_event
+        calls = []
+
+        def failing_once(*args: Any, **kwargs: Any) -> Any:
+            calls.append(args[2])
+            if len(calls) == 1:
+                raise RuntimeError("database gone")
+            return real_record_event(*args, **kwargs)
+
+        monkeypatch.setattr(ggk_retours, "record_event", failing_once)
+        with pytest.raises(RuntimeError):
+            handle_ggk_soap(rt, *retour)
+        with rt.engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM inbound_messages")).scalar_one() == 0
+        assert handle_ggk_soap(rt, *retour).status_code == 200  # the GGk offers it again
+        with rt.engine.connect() as connection:
+            state = connection.execute(
+                text("SELECT state FROM messages WHERE id = :id"), {"id": claimed.id}
+            ).scalar_one()
+            events = connection.execute(
+                text("SELECT count(*) FROM events WHERE type = 'retour.ontvangen'")
+            ).scalar_one()
+            hooks = connection.execute(
+                text("SELECT count(*) FROM messages WHERE party = 'webhook' AND payload IS NOT NULL")
+            ).scalar_one()
+        assert state == "answered"
+        assert events == 1
+        assert hooks >= 1
+        assert calls == ["retour.ontvangen", "retour.ontvangen"]
+    finally:
+        rt.close()
