@@ -109,19 +109,7 @@ def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapR
         # different retours for one message could both see it unanswered.
         with write_transaction(runtime.sessions, runtime.engine) as session:
             connection = session.connection()
-            inbound: dict[str, Any] = {
-                "party": PARTY_GGK,
-                "operation": "ggk_Du01",
-                "message_type": envelope.functie,
-                "referentienummer": envelope.referentienummer,
-                "cross_refnummer": envelope.cross_refnummer,
-                "sender": envelope.zender.organisatie,
-                "receiver": envelope.ontvanger.organisatie,
-                "status": "unmatched",
-                "body": body,
-                "payload": envelope.payload,
-                "received_at": now,
-            }
+            inbound = _inbound_row(body, envelope, now, "unmatched")
             message = connection.execute(_LOCK_ANSWERED, {"cross_ref": envelope.cross_refnummer}).first()
             if message is None:
                 inbound_id = _insert_inbound(connection, inbound)
@@ -187,6 +175,23 @@ def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapR
     return _bv03(runtime, envelope.zender, envelope.referentienummer)
 
 
+def _inbound_row(body: bytes, envelope: Retourbericht, now: datetime, status: str) -> dict[str, Any]:
+    """The inbound row of a Du01 (its first columns, in the order both ways of storing it use)."""
+    return {
+        "party": PARTY_GGK,
+        "operation": "ggk_Du01",
+        "message_type": envelope.functie,
+        "referentienummer": envelope.referentienummer,
+        "cross_refnummer": envelope.cross_refnummer,
+        "sender": envelope.zender.organisatie,
+        "receiver": envelope.ontvanger.organisatie,
+        "status": status,
+        "body": body,
+        "payload": envelope.payload,
+        "received_at": now,
+    }
+
+
 def _answered_at_once(runtime: Runtime, body: bytes, envelope: Retourbericht, now: datetime) -> bool:
     """PostgreSQL: the usual retour - it answers a message awaiting one - stored and applied in one statement.
 
@@ -217,20 +222,7 @@ def _answered_at_once(runtime: Runtime, body: bytes, envelope: Retourbericht, no
         return False
     refused = [c for c in codes if c not in _NON_ERROR_CODES]
     state = MessageState.REJECTED if refused else MessageState.ANSWERED
-    inbound: dict[str, Any] = {
-        "party": PARTY_GGK,
-        "operation": "ggk_Du01",
-        "message_type": envelope.functie,
-        "referentienummer": envelope.referentienummer,
-        "cross_refnummer": envelope.cross_refnummer,
-        "sender": envelope.zender.organisatie,
-        "receiver": envelope.ontvanger.organisatie,
-        "status": "matched",
-        "body": body,
-        "payload": envelope.payload,
-        "received_at": now,
-        "retour_codes": codes,
-    }
+    inbound = {**_inbound_row(body, envelope, now, "matched"), "retour_codes": codes}
     with autocommit.connect() as connection:
         if not _one_statement(connection):
             return False

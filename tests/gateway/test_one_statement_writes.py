@@ -278,6 +278,19 @@ def test_a_late_retour_records_the_late_event_before_the_retour_event(
     assert deadline is not None
 
 
+def accepted_and_delivered(rt: Runtime) -> Claimed:
+    """One decision accepted and its GGk message delivered (awaiting its retour)."""
+    with transaction(rt.sessions) as session:
+        accept_beschikking(session, rt, BeschikkingIn.model_validate(beschikking_body()), None)
+    worker = DeliveryWorker(rt, {PARTY_GGK: Scripted(), PARTY_WEBHOOK: Scripted()}, worker_id="w")
+    try:
+        claimed = claim_ggk(worker)
+        worker.deliver(claimed)
+    finally:
+        worker.close()
+    return claimed
+
+
 def test_two_retours_for_one_message_at_once_answer_it_once(
     fresh_database: Callable[[], str], tmp_path: Path
 ) -> None:
@@ -287,14 +300,7 @@ def test_two_retours_for_one_message_at_once_answer_it_once(
     clock = FrozenClock(T0)
     rt = Runtime.create(make_settings(fresh_database(), tmp_path, webhooks=[]), clock)
     try:
-        with transaction(rt.sessions) as session:
-            accept_beschikking(session, rt, BeschikkingIn.model_validate(beschikking_body()), None)
-        worker = DeliveryWorker(rt, {PARTY_GGK: Scripted(), PARTY_WEBHOOK: Scripted()}, worker_id="w")
-        try:
-            claimed = claim_ggk(worker)
-            worker.deliver(claimed)
-        finally:
-            worker.close()
+        claimed = accepted_and_delivered(rt)
         retours = [retour_for(rt, claimed.id) for _ in range(2)]
         start = threading.Barrier(2)
 
@@ -330,14 +336,7 @@ def test_a_failed_event_write_leaves_the_retour_unapplied_when_a_webhook_wants_i
     hook = {**WEBHOOK, "events": ["retour.*"]}
     rt = Runtime.create(make_settings(fresh_database(), tmp_path, webhooks=[hook]), clock)
     try:
-        with transaction(rt.sessions) as session:
-            accept_beschikking(session, rt, BeschikkingIn.model_validate(beschikking_body()), None)
-        worker = DeliveryWorker(rt, {PARTY_GGK: Scripted(), PARTY_WEBHOOK: Scripted()}, worker_id="w")
-        try:
-            claimed = claim_ggk(worker)
-            worker.deliver(claimed)
-        finally:
-            worker.close()
+        claimed = accepted_and_delivered(rt)
         retour = retour_for(rt, claimed.id)
         real_record_event = ggk_retours.record_event
         calls = []
