@@ -76,6 +76,12 @@ class WebhookSubscription(BaseModel):
     events: list[str] = []
 
 
+#: The defaults of ``Settings.database_pool_size`` / ``database_max_overflow`` (why: there),
+#: also :func:`gateway.store.database.create_db_engine`'s for engines built without settings.
+DATABASE_POOL_SIZE = 24
+DATABASE_MAX_OVERFLOW = 16
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GATEWAY_",
@@ -95,8 +101,8 @@ class Settings(BaseSettings):
     #: transaction and closed again: a new PostgreSQL backend each time (a fork and cold
     #: catalog caches), which was a third of PostgreSQL's CPU in the round-trip benchmark.
     #: Connections open only when needed; SQLite ignores both.
-    database_pool_size: int = Field(24, ge=1, le=500)
-    database_max_overflow: int = Field(16, ge=0, le=500)
+    database_pool_size: int = Field(DATABASE_POOL_SIZE, ge=1, le=500)
+    database_max_overflow: int = Field(DATABASE_MAX_OVERFLOW, ge=0, le=500)
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     #: Where chain parties (and the mocks) reach this gateway; default http://host:port.

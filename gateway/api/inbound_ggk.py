@@ -6,8 +6,8 @@ never problem+json.
 Served twice over: :func:`serve_ggk_soap` answers it as plain ASGI on the lean lane that
 :func:`gateway.app.create_app` puts in front of FastAPI (every retour of the chain takes
 it), and the FastAPI route below answers what that lane leaves to the full stack (a
-``root_path``, i.e. a mounted app). Both read the body the same way (:func:`_read_capped`
-/ :func:`_receive_capped`) and do the same work (:func:`_take` in one thread hop).
+``root_path``, i.e. a mounted app). Both give :func:`_answer`'s reply: the body read within
+the cap (:func:`_receive_capped`), then :func:`_take` in one thread hop.
 """
 
 from __future__ import annotations
@@ -45,27 +45,12 @@ def _too_large() -> bytes:
     return render_fo03_fault(error.code, error.plek, error.omschrijving)
 
 
-async def _read_capped(request: Request, limit: int) -> bytes | None:
-    """The request body, or None as soon as it exceeds ``limit`` (never buffers more)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _receive_capped(scope: Scope, receive: Receive, limit: int) -> bytes | None:
-    """:func:`_read_capped` over the raw ASGI messages, for :func:`serve_ggk_soap`.
+    """The request body, or None as soon as it exceeds ``limit`` (never buffers more).
 
-    The same answers as ``Request.stream()`` gives the route: a declared length over the
-    limit is refused before anything is read, the count stops at the limit, and a client
-    that hangs up raises :class:`ClientDisconnect` (as there).
+    Read from the raw ASGI messages, for the lane and the route alike: a declared length
+    over the limit is refused before anything is read, the count stops at the limit, and a
+    client that hangs up raises :class:`ClientDisconnect` (as ``Request.stream()`` would).
     """
     for name, value in scope["headers"]:
         if name == b"content-length":
@@ -96,13 +81,7 @@ async def serve_ggk_soap(scope: Scope, receive: Receive, send: Send) -> None:
     has no use for: it takes no parameters (the body is XML, checked by :func:`_take`).
     ``scope["app"]`` must be the gateway's app (the lane sets it, as Starlette does).
     """
-    request = Request(scope, receive)
-    runtime: Runtime = request.app.state.runtime
-    body = await _receive_capped(scope, receive, MAX_ENVELOPE_BYTES)
-    if body is None:
-        reply = SoapReply(500, _too_large())
-    else:
-        reply = await _in_thread(_take, request, runtime, body)
+    reply = await _answer(Request(scope, receive))
     await send(
         {
             "type": "http.response.start",
@@ -115,12 +94,17 @@ async def serve_ggk_soap(scope: Scope, receive: Receive, send: Send) -> None:
 
 @router.post(SOAP_PATH, summary="GGk SOAP endpoint (ggk_Du01, Fo01)", response_class=Response)
 async def ggk_soap(request: Request) -> Response:
-    runtime: Runtime = request.app.state.runtime
-    body = await _read_capped(request, MAX_ENVELOPE_BYTES)
-    if body is None:
-        return Response(_too_large(), 500, media_type=SOAP_XML)
-    reply = await _in_thread(_take, request, runtime, body)
+    reply = await _answer(request)
     return Response(reply.body, reply.status_code, media_type=SOAP_XML)
+
+
+async def _answer(request: Request) -> SoapReply:
+    """The lane's and the route's answer: the body read within the cap, then :func:`_take`."""
+    body = await _receive_capped(request.scope, request.receive, MAX_ENVELOPE_BYTES)
+    if body is None:
+        return SoapReply(500, _too_large())
+    runtime: Runtime = request.app.state.runtime
+    return await _in_thread(_take, request, runtime, body)
 
 
 _T = TypeVar("_T")

@@ -70,7 +70,7 @@ from gateway.events import (
 )
 from gateway.outbox import PARTY_GGK
 from gateway.runtime import Runtime
-from gateway.store.database import transaction
+from gateway.store.database import is_sqlite, transaction
 from gateway.store.ops_tables import RouteControl
 from gateway.store.tables import DeliveryAttempt, Event, Message, MessageState
 from gateway.store.tracking_tables import Deadline
@@ -250,7 +250,7 @@ class DeliveryWorker:
             rows = (
                 session.connection()
                 .execute(
-                    _CLAIM_LOCKED if session.connection().dialect.name == "postgresql" else _CLAIM,
+                    _CLAIM if is_sqlite(self.runtime.engine) else _CLAIM_LOCKED,
                     {
                         "due": due,
                         "c_owner": self.worker_id,

@@ -103,7 +103,8 @@ def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapR
     """
     now = runtime.clock.now()
     try:
-        if _answered_at_once(runtime, body, envelope, now):
+        answered, read = _answered_at_once(runtime, body, envelope, now)
+        if answered:
             return _bv03(runtime, envelope.zender, envelope.referentienummer)
         # The write lock before the message is read (SQLite ignores FOR UPDATE), or two
         # different retours for one message could both see it unanswered.
@@ -131,7 +132,7 @@ def handle_du01(runtime: Runtime, body: bytes, envelope: Retourbericht) -> SoapR
             inbound["matched_message_id"] = message.id
             tracing.annotate({"gateway.message_id": message.id})  # the correlation id
             try:
-                codes, product_codes = _read_retour(envelope.functie, envelope.payload)
+                codes, product_codes = read or _read_retour(envelope.functie, envelope.payload)
             except PayloadRejected as exc:
                 inbound["status"] = "invalid"
                 inbound["error"] = f"{exc.code}: {exc.reason}"
@@ -192,7 +193,13 @@ def _inbound_row(body: bytes, envelope: Retourbericht, now: datetime, status: st
     }
 
 
-def _answered_at_once(runtime: Runtime, body: bytes, envelope: Retourbericht, now: datetime) -> bool:
+#: What :func:`_read_retour` gives: all codes, and per toewijzing its product codes.
+_RetourCodes = tuple[list[str], dict[int, tuple[str, ...]]]
+
+
+def _answered_at_once(
+    runtime: Runtime, body: bytes, envelope: Retourbericht, now: datetime
+) -> tuple[bool, _RetourCodes | None]:
     """PostgreSQL: the usual retour - it answers a message awaiting one - stored and applied in one statement.
 
     :data:`_ANSWER_AT_ONCE` locks the message, stores the inbound row, answers the message,
@@ -201,31 +208,32 @@ def _answered_at_once(runtime: Runtime, body: bytes, envelope: Retourbericht, no
     COMMIT. It writes only when the message exists, awaits an answer, is not the CAK's (its
     hook needs the ORM objects) and its retour deadline is not past due unreported (that one
     is met with its late event first); and only for a readable retour without product
-    codes, with no webhook wanting its event. Returns whether it wrote; when not, nothing
-    was written and the transaction in :func:`handle_du01` handles the retour as before (the
-    unmatched, duplicate, invalid, late, CAK and webhook cases). A repeated Du01 fails on
-    the unique referentienummer as there.
+    codes, with no webhook wanting its event. Returns whether it wrote, and the retour's
+    codes when it read them (so the transaction's path does not parse the payload again);
+    when it did not write, nothing was written and the transaction in :func:`handle_du01`
+    handles the retour as before (the unmatched, duplicate, invalid, late, CAK and webhook
+    cases). A repeated Du01 fails on the unique referentienummer as there.
     """
     autocommit = runtime.autocommit_engine
     if autocommit is None or wanted_by_webhooks(runtime, RETOUR_RECEIVED):
         # A webhook's delivery is written with the event: both must commit with the retour,
         # or a failure between two commits would leave the retour applied and the
         # back-office never told (the GGk's re-send is then a duplicate). One transaction.
-        return False
+        return False, None
     try:
-        codes, product_codes = _read_retour(envelope.functie, envelope.payload)
+        read = codes, product_codes = _read_retour(envelope.functie, envelope.payload)
     except Exception:
         # PayloadRejected: stored as invalid with its Fo03 answer there; anything else: as
         # before this path existed (an unmatched retour is stored without being read).
-        return False
+        return False, None
     if any(product_codes.values()):
-        return False
+        return False, read
     refused = [c for c in codes if c not in _NON_ERROR_CODES]
     state = MessageState.REJECTED if refused else MessageState.ANSWERED
     inbound = {**_inbound_row(body, envelope, now, "matched"), "retour_codes": codes}
     with autocommit.connect() as connection:
         if not _one_statement(connection):
-            return False
+            return False, read
         # The moments from the clock in the order the transaction's path takes them.
         answered_at = runtime.clock.now()
         params: dict[str, Any] = {f"i_{name}": value for name, value in inbound.items()}
@@ -250,12 +258,12 @@ def _answered_at_once(runtime: Runtime, body: bytes, envelope: Retourbericht, no
         )
         written = connection.execute(_ANSWER_AT_ONCE, params).first()
     if written is None:
-        return False
+        return False, read
     tracing.annotate({"gateway.message_id": written.message_id})  # the correlation id
     log.info(
         "retour_received", message_id=written.message_id, inbound_id=written.id, codes=codes, state=state
     )
-    return True
+    return True, read
 
 
 def _insert_inbound(connection: Connection, values: dict[str, Any]) -> int:
@@ -269,7 +277,7 @@ def _insert_inbound(connection: Connection, values: dict[str, Any]) -> int:
     return int(inserted[0])
 
 
-def _read_retour(functie: str, payload: bytes) -> tuple[list[str], dict[int, tuple[str, ...]]]:
+def _read_retour(functie: str, payload: bytes) -> _RetourCodes:
     """The codes of any retour (302, 320, the SVB's and CAK's); for a 302 also per toewijzing."""
     reader = pgb.RETOUR_READERS.get(functie.upper()) or eigen_bijdrage.RETOUR_READERS.get(functie.upper())
     if reader is not None:

@@ -13,6 +13,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.settings import DATABASE_MAX_OVERFLOW, DATABASE_POOL_SIZE
+
 #: How long a SQLite writer waits for the write lock before "database is locked".
 BUSY_TIMEOUT_S = 30
 _DML = ("INSERT", "UPDATE", "DELETE", "REPLAC")  # what makes pysqlite open a write transaction
@@ -114,7 +116,9 @@ def _ping_by_socket(dialect: Dialect) -> None:
     dialect.do_ping = do_ping  # type: ignore[method-assign]
 
 
-def create_db_engine(url: str, *, pool_size: int = 24, max_overflow: int = 16) -> Engine:
+def create_db_engine(
+    url: str, *, pool_size: int = DATABASE_POOL_SIZE, max_overflow: int = DATABASE_MAX_OVERFLOW
+) -> Engine:
     """An engine tuned per backend.
 
     SQLite: WAL (readers never block the writer), a busy timeout instead of instant
