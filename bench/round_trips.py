@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -38,7 +39,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack_processes import decision, load, running_processes, test_bsns
+from stack_processes import decision, load, machine_busy_seconds, running_processes, test_bsns
 
 from gateway.settings import DEV_API_KEY
 
@@ -87,6 +88,7 @@ def run(
         cpu_gateway, cpu_mock = stack.cpu_seconds(), stack.cpu_seconds(stack.mock_pid)
         cpu_serve = stack.cpu_seconds(*stack.serve_pids())
         cpu_postgres = stack.postgres_cpu_seconds()
+        cpu_machine = machine_busy_seconds()
         started = time.perf_counter()
         poster = threading.Thread(target=(lambda: None) if intake_first else post)
         poster.start()
@@ -110,6 +112,7 @@ def run(
         cpu_mock = stack.cpu_seconds(stack.mock_pid) - cpu_mock
         cpu_serve = stack.cpu_seconds(*stack.serve_pids()) - cpu_serve
         cpu_postgres = stack.postgres_cpu_seconds() - cpu_postgres
+        cpu_machine = machine_busy_seconds() - cpu_machine
         engine.dispose()
         rss = [stack.peak_rss_mb()] + [stack.peak_rss_mb(pid) for pid in stack.worker_pids]
         intake = posted["done"] - started
@@ -143,7 +146,9 @@ def run(
                     f", PostgreSQL (all its processes) {cpu_postgres / max(1, answered) * 1000:.2f} ms"
                     if backend == "postgresql"
                     else ""
-                ),
+                )
+                + f"; whole machine {cpu_machine / max(1, answered) * 1000:.2f} ms "
+                f"({cpu_machine / elapsed:.2f} of {os.cpu_count()} cores busy)",
                 flush=True,
             )
 

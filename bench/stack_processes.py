@@ -214,6 +214,17 @@ def running_processes(
                     process.wait()
 
 
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine spent busy so far (all cores; from ``/proc/stat``).
+
+    Beside the per-process figures it shows what they leave out: the bench's own process, the
+    kernel's loopback work on behalf of everyone, and anything else running.
+    """
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min) on {os.cpu_count()} cores"
