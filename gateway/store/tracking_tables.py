@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.tables import Base, BigId
@@ -22,6 +22,8 @@ from gateway.store.tables import Base, BigId
 #: lookups by message, with ``met_at IS NULL AND overdue_at IS NULL``, cannot use the
 #: index whole while it still counts as empty (migration 0009).
 _OPEN = text("coalesce(met_at, overdue_at) IS NULL")
+_HAS_MESSAGE = text("message_id IS NOT NULL")
+_HAS_INBOUND = text("inbound_id IS NOT NULL")
 _OVERDUE = text("overdue_at IS NOT NULL AND handled_at IS NULL")
 
 
@@ -35,10 +37,25 @@ class Deadline(Base):
 
     __tablename__ = "deadlines"
     __table_args__ = (
-        # The subject first: a lookup by message or inbound row can use no other index,
-        # whatever the planner's statistics (migration 0009); also the foreign keys' index.
-        UniqueConstraint("message_id", "kind"),
-        UniqueConstraint("inbound_id", "kind"),
+        # One per kind and subject. The subject first and only rows that have it: a lookup
+        # by message cannot use the inbound key (nor the other way round), whatever the
+        # planner's statistics (migration 0009). Also the foreign keys' index.
+        Index(
+            "uq_deadlines_message_id_kind",
+            "message_id",
+            "kind",
+            unique=True,
+            postgresql_where=_HAS_MESSAGE,
+            sqlite_where=_HAS_MESSAGE,
+        ),
+        Index(
+            "uq_deadlines_inbound_id_kind",
+            "inbound_id",
+            "kind",
+            unique=True,
+            postgresql_where=_HAS_INBOUND,
+            sqlite_where=_HAS_INBOUND,
+        ),
         # The overdue scan: open (not met, not yet overdue), in due order.
         Index("ix_deadlines_open", "due_at", "id", postgresql_where=_OPEN, sqlite_where=_OPEN),
         # The operators' missed deadlines (list, alerts, gauge): an entry only once missed.
