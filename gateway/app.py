@@ -23,6 +23,7 @@ from gateway.console import router as console_router
 from gateway.corv import api as corv_api
 from gateway.corv import endpoint as corv_endpoint
 from gateway.deadlines import OverdueScanner
+from gateway.delivery.wakeups import Wakeable, WakeupChannel
 from gateway.delivery.worker import DeliveryWorker
 from gateway.eigen_bijdrage import sweep_ended
 from gateway.ops.alerts import evaluate_alerts
@@ -90,6 +91,8 @@ def _ggk_soap_lane(runtime: Runtime, worker: DeliveryWorker | None) -> AsgiApp:
         await inbound_ggk.serve_ggk_soap(scope, receive, send)
 
     lane: AsgiApp = ChainAccessMiddleware(endpoint, settings=runtime.settings)
+    # Only this process's worker: a retour queues work at most for webhooks (the others'
+    # workers see that at their next poll), and a NOTIFY per retour would cost more.
     lane = CorrelationMiddleware(lane, worker=worker)
     if runtime.settings.otel.enabled:
         lane = TracingMiddleware(lane)
@@ -98,6 +101,14 @@ def _ggk_soap_lane(runtime: Runtime, worker: DeliveryWorker | None) -> AsgiApp:
 
 def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAPI:
     """Build the app; with a ``worker`` the delivery loop runs inside the app's lifespan."""
+
+    # What an accepted POST wakes: this process's worker and, on PostgreSQL, every other's.
+    channel = (
+        WakeupChannel(runtime.engine, worker)
+        if runtime.settings.delivery.notify_workers and runtime.engine.dialect.name == "postgresql"
+        else None
+    )
+    wakeups: Wakeable | None = channel or worker
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -112,7 +123,9 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
                 threading.Thread(target=scanner.run, args=(stop,), name="overdue-scanner", daemon=True)
             )
         _app.state.background_threads = threads  # for /health/ready
-        for thread in threads:
+        # Best effort, not part of readiness: without them each worker polls, as before.
+        wakeup_threads = channel.threads(stop) if channel is not None else []
+        for thread in (*threads, *wakeup_threads):
             thread.start()
         try:
             yield
@@ -120,7 +133,7 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
             stop.set()
             if worker is not None:
                 worker.wake()
-            for thread in threads:
+            for thread in (*threads, *wakeup_threads):
                 thread.join(timeout=runtime.settings.delivery.send_timeout_s + 5)
 
     app = GatewayApp(
@@ -130,7 +143,7 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    app.state.worker = worker
+    app.state.worker = wakeups  # what the endpoints that queue work wake
     install_problem_handlers(app)
     app.add_middleware(ChainAccessMiddleware, settings=runtime.settings)  # mTLS parties only
     app.add_middleware(ApiLimitsMiddleware, runtime=runtime)  # per-client rate and size limits
@@ -149,8 +162,8 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
     app.include_router(console_router)  # the operations console, /console (gateway.console)
     app.include_router(eigen_bijdrage_router)  # CAK: herstel tasks and the picture per client
 
-    # Request ids in logs and X-Request-ID; wakes the worker after an accepted POST.
-    app.add_middleware(CorrelationMiddleware, worker=worker)
+    # Request ids in logs and X-Request-ID; wakes the workers after an accepted POST.
+    app.add_middleware(CorrelationMiddleware, worker=wakeups)
 
     if runtime.settings.otel.enabled:
         app.add_middleware(TracingMiddleware)  # outermost: one span per request (gateway.tracing)

@@ -325,6 +325,7 @@ def worker() -> None:
     from gateway.audit_recorders import record_configuration
     from gateway.deadlines import OverdueScanner
     from gateway.delivery.assembly import build_worker
+    from gateway.delivery.wakeups import libpq_url, listener_thread
 
     settings = _settings()
     runtime = Runtime.create(settings)
@@ -345,9 +346,19 @@ def worker() -> None:
         daemon=True,
     )
     scanner.start()
+    # PostgreSQL: woken when another process queues work, not only at the next poll.
+    listener = (
+        listener_thread(libpq_url(runtime.engine), delivery, stop)
+        if settings.delivery.notify_workers and runtime.engine.dialect.name == "postgresql"
+        else None
+    )
+    if listener is not None:
+        listener.start()
     gc.freeze()  # start-up's objects stay for the process's life; see _serve_process
     delivery.run(stop)
     scanner.join(timeout=10)
+    if listener is not None:
+        listener.join(timeout=5)
     runtime.close()
 
 

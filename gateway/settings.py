@@ -59,6 +59,10 @@ class DeliverySettings(BaseModel):
     circuit_failure_threshold: int = Field(5, ge=1)
     #: How long an open circuit waits before one probe message is let through.
     circuit_cool_down_s: float = Field(30.0, gt=0)
+    #: PostgreSQL: wake the workers of every process (LISTEN/NOTIFY) when work is queued,
+    #: not only the process's own (gateway.delivery.wakeups). Off behind a
+    #: transaction-pooling PgBouncer, which cannot LISTEN.
+    notify_workers: bool = True
 
 
 class WebhookSubscription(BaseModel):
