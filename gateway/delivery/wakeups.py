@@ -20,7 +20,7 @@ to false: then each process wakes only its own worker.
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from typing import Any, Protocol
 
 import psycopg
 import structlog
@@ -32,6 +32,27 @@ log = structlog.get_logger("gateway.delivery")
 CHANNEL = "gateway_work_queued"
 #: As the two connections show in ``pg_stat_activity``.
 APPLICATION_NAME = "gateway-wakeups"
+
+
+def _connect(url: str) -> psycopg.Connection[Any]:
+    """A connection of its own (not from the pool), in autocommit.
+
+    It gives up connecting after 5 s (not libpq's 130: the loops must see their stop event)
+    and has TCP keepalives, so a connection a firewall dropped silently fails within about a
+    minute instead of leaving a listener that hears nothing.
+    """
+    return psycopg.connect(
+        url,
+        autocommit=True,
+        application_name=APPLICATION_NAME,
+        connect_timeout=5,
+        keepalives=1,
+        keepalives_idle=30,
+        keepalives_interval=10,
+        keepalives_count=3,
+    )
+
+
 #: How often the loops look at their stop event, and the longest wait before a reconnect.
 _TICK_S = 1.0
 _MAX_BACKOFF_S = 30.0
@@ -75,7 +96,7 @@ class WakeupChannel:
 
     def notify_loop(self, stop: threading.Event) -> None:
         """Send one ``NOTIFY`` per burst of wakes until ``stop``; reconnect when the connection fails."""
-        connection: psycopg.Connection[object] | None = None
+        connection: psycopg.Connection[Any] | None = None
         failures = 0
         try:
             while not stop.is_set():
@@ -84,12 +105,10 @@ class WakeupChannel:
                 self._pending.clear()
                 try:
                     if connection is None or connection.closed:
-                        connection = psycopg.connect(
-                            self._url, autocommit=True, application_name=APPLICATION_NAME
-                        )
+                        connection = _connect(self._url)
                     connection.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
                     failures = 0
-                except psycopg.Error as exc:
+                except Exception as exc:  # best effort: nothing may end the loop
                     failures += 1
                     if failures == 1:  # once per outage, not per wake
                         log.warning("wakeup_notify_failed", error=type(exc).__name__)
@@ -110,21 +129,23 @@ def listen_loop(url: str, worker: Wakeable, stop: threading.Event) -> None:
     """Wake ``worker`` on every notification until ``stop``; reconnect when the connection fails.
 
     After each (re)connect it wakes the worker once: whatever was queued while nobody was
-    listening is claimed now, not at the next poll.
+    listening is claimed now, not at the next poll. The back-off is reset only once a
+    connection has stayed up a while, so one that the server drops right after connecting
+    is retried ever more slowly, not every half second.
     """
     failures = 0
     while not stop.is_set():
         try:
-            with psycopg.connect(url, autocommit=True, application_name=APPLICATION_NAME) as connection:
+            with _connect(url) as connection:
                 connection.execute(f"LISTEN {CHANNEL}")
                 if failures:
                     log.info("wakeup_listener_reconnected")
-                failures = 0
                 worker.wake()
                 while not stop.is_set():
                     for _notification in connection.notifies(timeout=_TICK_S):
                         worker.wake()
-        except psycopg.Error as exc:
+                    failures = 0  # up for a whole tick
+        except Exception as exc:  # best effort: nothing may end the loop
             failures += 1
             if failures == 1:
                 log.warning("wakeup_listener_disconnected", error=type(exc).__name__)

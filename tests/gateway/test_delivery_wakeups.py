@@ -34,20 +34,37 @@ pytestmark = pytest.mark.postgres
 
 
 class Woken:
-    """A worker stand-in that counts its wakes."""
+    """A worker stand-in that counts its wakes (and passes them on to ``forward_to``)."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.first_wake = float("inf")  # time.monotonic() of the first
         self.event = threading.Event()
+        self.forward_to: DeliveryWorker | None = None
 
     def wake(self) -> None:
+        self.first_wake = min(self.first_wake, time.monotonic())
         self.count += 1
         self.event.set()
+        if self.forward_to is not None:
+            self.forward_to.wake()
 
     def wait(self, timeout_s: float = 10.0) -> bool:
         woken = self.event.wait(timeout_s)
         self.event.clear()
         return woken
+
+
+class IdleRounds(DeliveryWorker):
+    """A real worker that notes when its last round that found nothing ended (then it sleeps)."""
+
+    last_idle_round = 0.0  # time.monotonic() at its end
+
+    def run_once(self) -> int:
+        handled = super().run_once()
+        if handled == 0:
+            self.last_idle_round = time.monotonic()
+        return handled
 
 
 @pytest.fixture
@@ -82,8 +99,8 @@ def kill_connections(engine: Engine, activity: str) -> int:
         return len(
             connection.execute(
                 text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE application_name = :name AND query LIKE :activity"
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                    "current_database() AND application_name = :name AND query LIKE :activity"
                 ),
                 {"name": APPLICATION_NAME, "activity": f"{activity}%"},
             ).all()
@@ -131,10 +148,13 @@ def test_the_listener_and_the_notifier_come_back_after_their_connections_are_kil
 
 
 def test_a_decision_posted_to_an_api_without_a_worker_wakes_a_worker_that_polls_once_a_minute(
-    postgres_database: str, tmp_path: Path, running: Callable[[list[threading.Thread]], None]
+    engine: Engine,
+    postgres_database: str,
+    tmp_path: Path,
+    running: Callable[[list[threading.Thread]], None],
 ) -> None:
     stop: threading.Event = running.stop  # type: ignore[attr-defined]
-    with create_engine(postgres_database).begin() as connection:
+    with engine.begin() as connection:
         _empty_postgres_database(connection)  # no one else's queued work for the worker to find
     settings = make_settings(
         postgres_database, tmp_path, delivery={"poll_interval_s": 60, "send_timeout_s": 2}
@@ -143,17 +163,25 @@ def test_a_decision_posted_to_an_api_without_a_worker_wakes_a_worker_that_polls_
     with transaction(api_runtime.sessions) as session:
         create_client(session, "test-backoffice", list(ALL_SCOPES), api_runtime.clock.now(), key=TEST_API_KEY)
     worker_runtime = Runtime.create(settings)
-    worker = DeliveryWorker(
+    worker = IdleRounds(
         worker_runtime, {PARTY_GGK: Scripted(), PARTY_WEBHOOK: Scripted()}, worker_id="w-poll"
     )
+    listening = Woken()  # passes each wake on to the worker; the first: the listener is in
+    listening.forward_to = worker
     try:
         running(
             [
                 threading.Thread(target=worker.run, args=(stop,), name="slow-worker"),
-                listener_thread(libpq_url(worker_runtime.engine), worker, stop),
+                listener_thread(libpq_url(worker_runtime.engine), listening, stop),
             ]
         )
-        time.sleep(0.5)  # the worker found nothing and sleeps for a minute
+        assert listening.wait(), "the listener did not start"
+        # The listener's first wake makes the worker look once more; when that round has
+        # found nothing, the worker sleeps for its minute and only a NOTIFY can wake it.
+        deadline = time.monotonic() + 10
+        while worker.last_idle_round <= listening.first_wake and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert worker.last_idle_round > listening.first_wake
         with live_server(create_app(api_runtime)) as base:
             response = httpx.post(
                 f"{base}/api/v1/beschikkingen", json=beschikking_body(), headers=AUTH, timeout=10
