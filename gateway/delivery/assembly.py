@@ -8,12 +8,13 @@ from gateway import tracing
 from gateway.corv.config import PARTY_CORV, retry_policies
 from gateway.corv.delivery import corv_transport
 from gateway.delivery.ggk_transport import GgkSoapTransport
+from gateway.delivery.soap_poster import SoapPoster, proxied
 from gateway.delivery.webhook_transport import WebhookTransport
 from gateway.delivery.worker import DeliveryWorker
 from gateway.outbox import PARTY_GGK
 from gateway.runtime import Runtime
 from gateway.settings import OutboundTls
-from gateway.tls.client import tls_http_client
+from gateway.tls.client import outbound_ssl_context, tls_http_client
 from gateway.webhooks import PARTY_WEBHOOK
 
 
@@ -50,7 +51,10 @@ def build_worker(runtime: Runtime, client: httpx.Client | None = None) -> Delive
     for traced in (client, ggk_client, *corv_clients.values()):
         tracing.propagate_on(traced)  # traceparent on every send when tracing is on
 
+    ggk = GgkSoapTransport(runtime.settings.effective_ggk_url, ggk_client, ggk_poster(runtime))
+
     def close() -> None:
+        ggk.close()  # the lean client's connections, if it has one
         if ggk_client is not shared:
             ggk_client.close()
         for corv_client in corv_clients.values():
@@ -61,10 +65,27 @@ def build_worker(runtime: Runtime, client: httpx.Client | None = None) -> Delive
     return DeliveryWorker(
         runtime,
         {
-            PARTY_GGK: GgkSoapTransport(runtime.settings.effective_ggk_url, ggk_client),
+            PARTY_GGK: ggk,
             PARTY_WEBHOOK: WebhookTransport(runtime.settings.webhooks, client, runtime.clock),
             PARTY_CORV: corv_transport(runtime, client, corv_clients),
         },
         policies=retry_policies(runtime.settings),  # CORV: fixed interval, N retries per party
-        on_close=close if owned or ggk_client is not shared or corv_clients else None,
+        on_close=close,
+    )
+
+
+def ggk_poster(runtime: Runtime) -> SoapPoster | None:
+    """The lean client for the GGk where it does what httpx would (gateway.delivery.soap_poster)."""
+    url = runtime.settings.effective_ggk_url
+    tls = runtime.settings.ggk_tls
+    if tracing.enabled() or proxied(url):
+        return None  # the traceparent hook and the environment's proxies are httpx's
+    if url.startswith("https:") and not tls.enabled:
+        return None  # https with the system's trust store: httpx's (certifi), not ours
+    delivery = runtime.settings.delivery
+    return SoapPoster(
+        url,
+        context=outbound_ssl_context(tls) if tls.enabled else None,
+        connect_timeout_s=delivery.connect_timeout_s,
+        send_timeout_s=delivery.send_timeout_s,
     )

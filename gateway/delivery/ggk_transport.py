@@ -12,6 +12,7 @@ import httpx
 
 from connectors.ggk import is_retryable, parse_soap_response, soap_headers
 from gateway.delivery.outcome import Outcome, OutcomeKind
+from gateway.delivery.soap_poster import NoAnswerError, NotSentError, SoapPoster
 from gateway.tls.client import tls_refusal
 
 #: IB016: the referentienummer is not unique - after an unknown outcome that means the
@@ -31,23 +32,39 @@ class Transport(Protocol):
 
 
 class GgkSoapTransport:
-    def __init__(self, url: str, client: httpx.Client) -> None:
+    """The GGk's SOAP endpoint through ``client`` (httpx), or through ``poster`` when given
+    (:mod:`gateway.delivery.soap_poster`: the same request for a third of the CPU, where
+    it can do what httpx would)."""
+
+    def __init__(self, url: str, client: httpx.Client, poster: SoapPoster | None = None) -> None:
         self.url = url
         self.client = client
+        self.poster = poster
         # Parsed once, not per send: httpx takes a URL and Headers as they are (a str and a
         # dict it parses and copies on every request). Same request, same bytes on the wire.
         self._url = httpx.URL(url)
         self.headers = {op: httpx.Headers(soap_headers(op)) for op in ("ggk_Di01", "ggk_Du01", "Fo01")}
+        self._plain_headers = {op: soap_headers(op) for op in ("ggk_Di01", "ggk_Du01", "Fo01")}
 
     def send(self, wire_body: bytes, *, after_unknown: bool, operation: str = "ggk_Di01") -> Outcome:
         headers = self.headers.get(operation)
         if headers is None:
             return Outcome(OutcomeKind.PERMANENT, detail=f"unknown GGk operation {operation!r}")
+        if self.poster is not None:
+            try:
+                status, content = self.poster.post(wire_body, self._plain_headers[operation])
+            except (NotSentError, NoAnswerError) as exc:
+                return failed_post(exc)
+            return classify(status, content, after_unknown=after_unknown)
         try:
             response = self.client.post(self._url, content=wire_body, headers=headers)
         except httpx.HTTPError as exc:
             return failed_send(exc)
         return classify(response.status_code, response.content, after_unknown=after_unknown)
+
+    def close(self) -> None:
+        if self.poster is not None:
+            self.poster.close()
 
 
 def failed_send(exc: httpx.HTTPError) -> Outcome:
@@ -65,6 +82,18 @@ def failed_send(exc: httpx.HTTPError) -> Outcome:
     if isinstance(exc, httpx.TimeoutException):
         return Outcome(OutcomeKind.UNKNOWN, detail=f"sent, no answer: {type(exc).__name__}")
     return Outcome(OutcomeKind.UNKNOWN, detail=f"sent, connection failed: {type(exc).__name__}")
+
+
+def failed_post(exc: NotSentError | NoAnswerError) -> Outcome:
+    """:func:`failed_send` for the :class:`~gateway.delivery.soap_poster.SoapPoster`'s failures."""
+    refusal = tls_refusal(exc)
+    if refusal is not None:
+        return Outcome(OutcomeKind.PERMANENT, detail=refusal)
+    if isinstance(exc, NotSentError):
+        return Outcome(OutcomeKind.RETRYABLE, detail=f"not sent: {exc}")
+    if exc.timed_out:
+        return Outcome(OutcomeKind.UNKNOWN, detail=f"sent, no answer: {exc}")
+    return Outcome(OutcomeKind.UNKNOWN, detail=f"sent, connection failed: {exc}")
 
 
 def classify(status: int, body: bytes, *, after_unknown: bool) -> Outcome:

@@ -25,6 +25,7 @@ from gateway.app import create_app as create_gateway_app
 from gateway.delivery.assembly import build_worker
 from gateway.delivery.ggk_transport import GgkSoapTransport
 from gateway.delivery.outcome import Outcome, OutcomeKind
+from gateway.delivery.soap_poster import SoapPoster
 from gateway.runtime import Runtime
 from gateway.settings import OutboundTls
 from gateway.store.database import transaction
@@ -77,7 +78,8 @@ def tls_mock_ggk(pki: Pki, server: Issued) -> Iterator[str]:
         yield url
 
 
-def send_jw301(url: str, tls: OutboundTls) -> tuple[Outcome, str]:
+def send_jw301(url: str, tls: OutboundTls, *, lean: bool = False) -> tuple[Outcome, str]:
+    """Through httpx, or with ``lean`` through the SoapPoster the worker uses (same context)."""
     ref = new_referentienummer()
     envelope = render_di01(
         Heenbericht(
@@ -91,8 +93,19 @@ def send_jw301(url: str, tls: OutboundTls) -> tuple[Outcome, str]:
         )
     )
     body, _ = soap_request(envelope, "ggk_Di01")
+    poster = (
+        SoapPoster(
+            f"{url}/ggk/soap", context=outbound_ssl_context(tls), connect_timeout_s=2, send_timeout_s=5
+        )
+        if lean
+        else None
+    )
     with tls_http_client(tls, timeout=TIMEOUT) as client:
-        return GgkSoapTransport(f"{url}/ggk/soap", client).send(body, after_unknown=False), ref
+        transport = GgkSoapTransport(f"{url}/ggk/soap", client, poster)
+        try:
+            return transport.send(body, after_unknown=False), ref
+        finally:
+            transport.close()
 
 
 def received_refs(url: str, pki: Pki, server_oin: str = OIN_GGK) -> list[str]:
