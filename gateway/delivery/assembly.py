@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
 import httpx
 
 from gateway import tracing
@@ -78,14 +80,18 @@ def ggk_poster(runtime: Runtime) -> SoapPoster | None:
     """The lean client for the GGk where it does what httpx would (gateway.delivery.soap_poster)."""
     url = runtime.settings.effective_ggk_url
     tls = runtime.settings.ggk_tls
-    if tracing.enabled() or proxied(url):
-        return None  # the traceparent hook and the environment's proxies are httpx's
-    if url.startswith("https:") and not tls.enabled:
+    parts = urllib.parse.urlsplit(url)
+    if tracing.enabled() or proxied() or parts.username or parts.password:
+        return None  # the traceparent hook, the environment's proxies, Basic auth: httpx's
+    if parts.scheme == "https" and not tls.enabled:
         return None  # https with the system's trust store: httpx's (certifi), not ours
+    context = outbound_ssl_context(tls) if tls.enabled else None
+    if context is not None:
+        context.set_alpn_protocols(["http/1.1"])  # as httpcore offers it
     delivery = runtime.settings.delivery
     return SoapPoster(
         url,
-        context=outbound_ssl_context(tls) if tls.enabled else None,
+        context=context,
         connect_timeout_s=delivery.connect_timeout_s,
         send_timeout_s=delivery.send_timeout_s,
     )

@@ -7,7 +7,8 @@ round trips a second that is 7 % of one core, a third of the worker's CPU.
 :func:`gateway.delivery.assembly.build_worker` uses this only where it does what httpx
 would: plain http, or https with our own mutual-TLS context (the OIN check runs in its
 ``wrap_socket``, as with httpx); no proxy configured in the environment for the URL
-(httpx honours ``HTTPS_PROXY``/``NO_PROXY``, this does not) and tracing off (the
+(httpx honours ``HTTPS_PROXY``/``NO_PROXY``, this does not), no user and password in the
+URL (httpx sends them as Basic authentication) and tracing off (the
 ``traceparent`` hook lives on the httpx client). Anything else keeps httpx.
 
 Like httpcore, a kept-alive connection is looked at before it is reused: when the server
@@ -21,12 +22,16 @@ from __future__ import annotations
 
 import http.client
 import select
-import socket
 import ssl
 import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
+
+from gateway import __version__
+
+#: Sent with every request (httpx sent its own; some gateways refuse requests without one).
+USER_AGENT = f"gemeente-gateway/{__version__}"
 
 
 class NotSentError(Exception):
@@ -72,9 +77,13 @@ class SoapPoster:
         """The answer's status and body; else :class:`NotSentError` or :class:`NoAnswerError`."""
         connection = self._connection()
         try:
-            connection.request("POST", self._target, body=body, headers=dict(headers))
+            connection.request("POST", self._target, body=body, headers={**headers, "User-Agent": USER_AGENT})
             response = connection.getresponse()
             content = response.read()
+            if response.status < 200:
+                # http.client passes a 102/103 interim answer on as if final (httpx reads on
+                # to the real one): the message may well have arrived, so "no answer".
+                raise http.client.HTTPException(f"interim answer {response.status}")
         except (OSError, http.client.HTTPException) as exc:
             self._discard(connection)
             raise NoAnswerError(exc) from exc
@@ -110,13 +119,12 @@ class SoapPoster:
         else:
             connection = http.client.HTTPConnection(self._host, self._port, timeout=self._connect_timeout_s)
         try:
-            connection.connect()  # TCP, and for https the handshake with the OIN check
-        except OSError as exc:  # ssl.SSLError and the OIN refusal are OSErrors too
+            connection.connect()  # TCP (no delay), and for https the handshake with the OIN check
+            assert connection.sock is not None  # connect() set it
+            connection.sock.settimeout(self._send_timeout_s)
+        except (OSError, UnicodeError) as exc:  # ssl.SSLError and the OIN refusal are OSErrors too
             connection.close()
             raise NotSentError(type(exc).__name__) from exc
-        assert connection.sock is not None  # connect() set it
-        connection.sock.settimeout(self._send_timeout_s)
-        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return connection
 
     def _discard(self, connection: http.client.HTTPConnection) -> None:
@@ -139,10 +147,10 @@ def _reusable(connection: http.client.HTTPConnection) -> bool:
     return not readable
 
 
-def proxied(url: str) -> bool:
-    """Whether the environment configures a proxy for ``url`` (httpx would use it)."""
-    parts = urllib.parse.urlsplit(url)
-    proxies = urllib.request.getproxies_environment()
-    if not (proxies.get(parts.scheme) or proxies.get("all")):
-        return False
-    return not urllib.request.proxy_bypass(parts.hostname or "")  # NO_PROXY
+def proxied() -> bool:
+    """Whether the environment configures any proxy (``HTTP_PROXY``, ``ALL_PROXY``, ...).
+
+    Then httpx decides, with its own reading of ``NO_PROXY`` (which differs from urllib's
+    in corner cases): only without any proxy is the lean client sure to do the same.
+    """
+    return any(scheme != "no" for scheme in urllib.request.getproxies_environment())

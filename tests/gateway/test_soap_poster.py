@@ -169,6 +169,24 @@ def test_no_answer_after_sending_is_an_unknown_outcome(behaviour: str, detail: s
     assert outcome.detail == detail
 
 
+def test_an_interim_answer_is_no_answer_not_the_final_one() -> None:
+    """A 103 (or 102) before the real answer: http.client would take it as final (a 1xx
+    "refusal" would park the message); it is an unknown outcome, as for a lost answer."""
+
+    def early_hints(connection: socket.socket, requests: list[bytes]) -> None:
+        requests.append(read_request(connection))
+        connection.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n")
+        answer(connection)
+
+    with raw_server(early_hints) as (url, requests):
+        transport = GgkSoapTransport(url, httpx.Client(), poster(url))
+        outcome = transport.send(b"<x/>", after_unknown=False)
+        transport.close()
+    assert requests
+    assert outcome.kind is OutcomeKind.UNKNOWN
+    assert outcome.detail == "sent, connection failed: HTTPException"
+
+
 def test_the_mock_ggk_over_mutual_tls_delivered_and_refused_before_sending(pki: Pki) -> None:
     with tls_mock_ggk(pki, pki.ggk) as url:
         outcome, ref = send_jw301(url, pki.our_tls(), lean=True)
@@ -198,7 +216,8 @@ def test_the_worker_uses_it_only_where_it_does_what_httpx_would(
     assert chosen(ggk_url="http://ggk.example.test/ggk/soap") is not None
     assert chosen(ggk_url="https://ggk.example.test/ggk/soap", ggk_tls=pki.our_tls()) is not None
     assert chosen(ggk_url="https://ggk.example.test/ggk/soap") is None  # the system's trust store: httpx
-    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example.test:3128")
-    assert chosen(ggk_url="http://ggk.example.test/ggk/soap") is None
-    monkeypatch.setenv("NO_PROXY", "ggk.example.test")
+    assert chosen(ggk_url="http://user:pw@ggk.example.test/ggk/soap") is None  # Basic auth: httpx
+    monkeypatch.setenv("NO_PROXY", "ggk.example.test")  # no proxy at all: no difference
     assert chosen(ggk_url="http://ggk.example.test/ggk/soap") is not None
+    monkeypatch.setenv("https_proxy", "http://proxy.example.test:3128")  # httpx reads NO_PROXY its way
+    assert chosen(ggk_url="http://ggk.example.test/ggk/soap") is None
