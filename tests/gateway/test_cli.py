@@ -29,7 +29,7 @@ from gateway.runtime import Runtime
 from gateway.settings import DEV_API_KEY, load_settings
 from gateway.store.database import create_db_engine
 from gateway.store.tables import Base
-from tests.conftest import PROJECT_ROOT, beschikking_body
+from tests.conftest import PROJECT_ROOT, _empty_postgres_database, beschikking_body
 from tests.live_server import free_port, live_server
 
 COMMANDS = [
@@ -340,6 +340,10 @@ def test_serve_processes_share_the_port_deliver_and_stop_together_on_sigterm(
     tmp_path: Path, postgres_database: str
 ) -> None:
     """Two forked processes answer on one port, each with its worker; SIGTERM stops both cleanly."""
+    engine = create_db_engine(postgres_database)
+    with engine.begin() as connection:
+        _empty_postgres_database(connection)  # the fixed BSNs below: no earlier test's toewijzingen
+    engine.dispose()
     port, mock_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env.update(
