@@ -24,6 +24,7 @@ from gateway.corv import api as corv_api
 from gateway.corv import endpoint as corv_endpoint
 from gateway.deadlines import OverdueScanner
 from gateway.delivery.wakeups import Wakeable, WakeupChannel
+from gateway.delivery.wakeups import enabled as wakeups_enabled
 from gateway.delivery.worker import DeliveryWorker
 from gateway.eigen_bijdrage import sweep_ended
 from gateway.ops.alerts import evaluate_alerts
@@ -103,11 +104,7 @@ def create_app(runtime: Runtime, worker: DeliveryWorker | None = None) -> FastAP
     """Build the app; with a ``worker`` the delivery loop runs inside the app's lifespan."""
 
     # What an accepted POST wakes: this process's worker and, on PostgreSQL, every other's.
-    channel = (
-        WakeupChannel(runtime.engine, worker)
-        if runtime.settings.delivery.notify_workers and runtime.engine.dialect.name == "postgresql"
-        else None
-    )
+    channel = WakeupChannel(runtime.engine, worker) if wakeups_enabled(runtime) else None
     wakeups: Wakeable | None = channel or worker
 
     @asynccontextmanager

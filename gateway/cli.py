@@ -324,6 +324,7 @@ def worker() -> None:
     from gateway.app import SCANNER_JOBS
     from gateway.audit_recorders import record_configuration
     from gateway.deadlines import OverdueScanner
+    from gateway.delivery import wakeups
     from gateway.delivery.assembly import build_worker
     from gateway.delivery.wakeups import libpq_url, listener_thread
 
@@ -348,9 +349,7 @@ def worker() -> None:
     scanner.start()
     # PostgreSQL: woken when another process queues work, not only at the next poll.
     listener = (
-        listener_thread(libpq_url(runtime.engine), delivery, stop)
-        if settings.delivery.notify_workers and runtime.engine.dialect.name == "postgresql"
-        else None
+        listener_thread(libpq_url(runtime.engine), delivery, stop) if wakeups.enabled(runtime) else None
     )
     if listener is not None:
         listener.start()

@@ -43,8 +43,8 @@ class GgkSoapTransport:
         # Parsed once, not per send: httpx takes a URL and Headers as they are (a str and a
         # dict it parses and copies on every request). Same request, same bytes on the wire.
         self._url = httpx.URL(url)
-        self.headers = {op: httpx.Headers(soap_headers(op)) for op in ("ggk_Di01", "ggk_Du01", "Fo01")}
         self._plain_headers = {op: soap_headers(op) for op in ("ggk_Di01", "ggk_Du01", "Fo01")}
+        self.headers = {op: httpx.Headers(plain) for op, plain in self._plain_headers.items()}
 
     def send(self, wire_body: bytes, *, after_unknown: bool, operation: str = "ggk_Di01") -> Outcome:
         headers = self.headers.get(operation)

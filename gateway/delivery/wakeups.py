@@ -26,6 +26,9 @@ import psycopg
 import structlog
 from sqlalchemy import Engine
 
+from gateway.runtime import Runtime
+from gateway.store.database import is_sqlite
+
 log = structlog.get_logger("gateway.delivery")
 
 #: The one channel every gateway process listens to (the payload is not used).
@@ -60,6 +63,11 @@ _MAX_BACKOFF_S = 30.0
 
 class Wakeable(Protocol):
     def wake(self) -> None: ...
+
+
+def enabled(runtime: Runtime) -> bool:
+    """Whether work queued here wakes the workers of other processes: PostgreSQL, unless turned off."""
+    return runtime.settings.delivery.notify_workers and not is_sqlite(runtime.engine)
 
 
 def libpq_url(engine: Engine) -> str:

@@ -68,6 +68,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> Index:
+    """An index over the rows matching ``where`` only, on PostgreSQL and SQLite alike."""
+    condition = sa_text(where)
+    return Index(name, *columns, unique=unique, postgresql_where=condition, sqlite_where=condition)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
@@ -216,26 +222,10 @@ class Message(Base):
         # messages. And since ``state`` is indexed no update of a row is HOT: each of its
         # ~4 updates adds an entry to every full index but to a partial one only when the
         # new row matches, so nothing here is a full index that only some rows need (0007).
-        Index(
-            "ix_messages_queued_due",
-            "next_attempt_at",
-            "id",
-            postgresql_where=sa_text("state = 'queued'"),
-            sqlite_where=sa_text("state = 'queued'"),
-        ),
-        Index(
-            "ix_messages_sending_route",
-            "route",
-            postgresql_where=sa_text("state = 'sending'"),
-            sqlite_where=sa_text("state = 'sending'"),
-        ),
+        partial_index("ix_messages_queued_due", "next_attempt_at", "id", where="state = 'queued'"),
+        partial_index("ix_messages_sending_route", "route", where="state = 'sending'"),
         # The lease rescuer: expired leases of messages being sent.
-        Index(
-            "ix_messages_sending_lease",
-            "lease_expires_at",
-            postgresql_where=sa_text("state = 'sending'"),
-            sqlite_where=sa_text("state = 'sending'"),
-        ),
+        partial_index("ix_messages_sending_lease", "lease_expires_at", where="state = 'sending'"),
         # Operators' state filters (parked gauge, alerts, console, API) on the few messages
         # that stopped; queued/sending use the indexes above, and delivered/answered are
         # most of the table, read in id order anyway. Full on SQLite: its planner cannot
@@ -247,17 +237,9 @@ class Message(Base):
             postgresql_where=sa_text("state IN ('accepted', 'parked', 'rejected', 'expired')"),
         ),
         # Mostly NULL; looked up only by value (``col = :id`` implies ``IS NOT NULL``).
-        Index(
-            "ix_messages_replay_of_id",
-            "replay_of_id",
-            postgresql_where=sa_text("replay_of_id IS NOT NULL"),
-            sqlite_where=sa_text("replay_of_id IS NOT NULL"),
-        ),
-        Index(
-            "ix_messages_answers_inbound_id",
-            "answers_inbound_id",
-            postgresql_where=sa_text("answers_inbound_id IS NOT NULL"),
-            sqlite_where=sa_text("answers_inbound_id IS NOT NULL"),
+        partial_index("ix_messages_replay_of_id", "replay_of_id", where="replay_of_id IS NOT NULL"),
+        partial_index(
+            "ix_messages_answers_inbound_id", "answers_inbound_id", where="answers_inbound_id IS NOT NULL"
         ),
     )
 

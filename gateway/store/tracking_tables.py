@@ -13,18 +13,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.store.tables import Base, BigId
-
-#: Open (neither met nor reported overdue), in a form only the overdue scan states: the
-#: lookups by message, with ``met_at IS NULL AND overdue_at IS NULL``, cannot use the
-#: index whole while it still counts as empty (migration 0009).
-_OPEN = text("coalesce(met_at, overdue_at) IS NULL")
-_HAS_MESSAGE = text("message_id IS NOT NULL")
-_HAS_INBOUND = text("inbound_id IS NOT NULL")
-_OVERDUE = text("overdue_at IS NOT NULL AND handled_at IS NULL")
+from gateway.store.tables import Base, BigId, partial_index
 
 
 class Deadline(Base):
@@ -40,26 +32,20 @@ class Deadline(Base):
         # One per kind and subject. The subject first and only rows that have it: a lookup
         # by message cannot use the inbound key (nor the other way round), whatever the
         # planner's statistics (migration 0009). Also the foreign keys' index.
-        Index(
-            "uq_deadlines_message_id_kind",
-            "message_id",
-            "kind",
-            unique=True,
-            postgresql_where=_HAS_MESSAGE,
-            sqlite_where=_HAS_MESSAGE,
+        partial_index(
+            "uq_deadlines_message_id_kind", "message_id", "kind", where="message_id IS NOT NULL", unique=True
         ),
-        Index(
-            "uq_deadlines_inbound_id_kind",
-            "inbound_id",
-            "kind",
-            unique=True,
-            postgresql_where=_HAS_INBOUND,
-            sqlite_where=_HAS_INBOUND,
+        partial_index(
+            "uq_deadlines_inbound_id_kind", "inbound_id", "kind", where="inbound_id IS NOT NULL", unique=True
         ),
-        # The overdue scan: open (not met, not yet overdue), in due order.
-        Index("ix_deadlines_open", "due_at", "id", postgresql_where=_OPEN, sqlite_where=_OPEN),
+        # The overdue scan: open (not met, not yet overdue), in due order. In a form only that
+        # scan states: the lookups by message, with ``met_at IS NULL AND overdue_at IS
+        # NULL``, cannot use the index whole while it still counts as empty (migration 0009).
+        partial_index("ix_deadlines_open", "due_at", "id", where="coalesce(met_at, overdue_at) IS NULL"),
         # The operators' missed deadlines (list, alerts, gauge): an entry only once missed.
-        Index("ix_deadlines_overdue", "due_at", "id", postgresql_where=_OVERDUE, sqlite_where=_OVERDUE),
+        partial_index(
+            "ix_deadlines_overdue", "due_at", "id", where="overdue_at IS NOT NULL AND handled_at IS NULL"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
