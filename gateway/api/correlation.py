@@ -15,20 +15,17 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import MutableMapping
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
 from gateway.api.problems import PROBLEM_JSON, REQUEST_ID_SCOPE_KEY, UNEXPECTED
+from gateway.delivery.wakeups import Wakeable
 from gateway.tls.server import AsgiApp, Receive, Scope, Send
 
 MAX_REQUEST_ID_LENGTH = 64
 
 log = structlog.get_logger("gateway.api")
-
-
-class Wakeable(Protocol):
-    def wake(self) -> None: ...
 
 
 def request_id(supplied: str) -> str:

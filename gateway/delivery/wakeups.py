@@ -62,6 +62,8 @@ _MAX_BACKOFF_S = 30.0
 
 
 class Wakeable(Protocol):
+    """A delivery worker, or this channel: what the API wakes after accepting work."""
+
     def wake(self) -> None: ...
 
 
